@@ -1,0 +1,64 @@
+"""Totals and subtotals: folds over the weight list from shapes.py.
+
+Standard library only.  Nothing here multiplies sizes on its own: every number is a
+``Weight.count`` or a sum of them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from .shapes import Weight, dense_weights, rnn_weights
+from .spec import ModelSpec
+
+ModelName = Literal["rnn", "dense"]
+
+
+@dataclass(frozen=True)
+class ModelCount:
+    """The weights of one model with their total and per-part subtotals."""
+
+    model: ModelName
+    weights: tuple[Weight, ...]
+
+    @property
+    def total(self) -> int:
+        """Sum of the element counts of all weights."""
+        return sum(w.count for w in self.weights)
+
+    @property
+    def subtotals(self) -> dict[str, int]:
+        """Element counts per part ("recurrent"/"hidden", "output"), in weight order."""
+        parts: dict[str, int] = {}
+        for w in self.weights:
+            parts[w.part] = parts.get(w.part, 0) + w.count
+        return parts
+
+
+@dataclass(frozen=True)
+class ParamsReport:
+    """What ``rnncalc params`` reports: the RNN against its dense equivalent."""
+
+    spec: ModelSpec
+    rnn: ModelCount
+    dense: ModelCount
+
+    @property
+    def ratio(self) -> float:
+        """Dense total divided by RNN total."""
+        return self.dense.total / self.rnn.total
+
+
+def count_params(spec: ModelSpec) -> ParamsReport:
+    """Count the parameters of the seed's RNN and of its dense equivalent.
+
+    >>> report = count_params(ModelSpec())
+    >>> report.rnn.total, report.dense.total
+    (28, 127)
+    """
+    return ParamsReport(
+        spec=spec,
+        rnn=ModelCount("rnn", rnn_weights(spec)),
+        dense=ModelCount("dense", dense_weights(spec)),
+    )

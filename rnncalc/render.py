@@ -1,0 +1,157 @@
+"""Turn reports into text: a rich table for people, JSON and CSV for scripts.
+
+No arithmetic happens here beyond formatting.  rich is imported only inside the function
+that draws a table, so the JSON and CSV paths start as fast as click itself.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from dataclasses import asdict
+from typing import TYPE_CHECKING, Any
+
+from .shapes import ROLE_DESCRIPTIONS
+
+if TYPE_CHECKING:
+    from rich.console import RenderableType
+    from rich.table import Table
+
+    from .counts import ModelCount, ParamsReport
+    from .formulas import Explanation
+    from .shapes import Weight
+
+# json.dumps(indent=2) puts each number of a shape on its own line; keep shapes on one.
+_SHAPE_LIST = re.compile(r"\[\n\s+(\d+(?:,\n\s+\d+)*)\n\s+\]")
+_LIST_BREAK = re.compile(r",\n\s+")
+
+MODEL_TITLES = {"rnn": "RNN", "dense": "Dense"}
+PART_TITLES = {"recurrent": "recurrent layer", "hidden": "hidden layer", "output": "output layer"}
+
+
+def params_json(report: ParamsReport, explanation: Explanation | None = None) -> str:
+    """One JSON object: ``spec``, ``rnn``, ``dense``, ``ratio`` (and ``explanation``)."""
+    import json
+
+    data: dict[str, Any] = {
+        "spec": asdict(report.spec),
+        "rnn": _model_json(report.rnn),
+        "dense": _model_json(report.dense),
+        "ratio": report.ratio,
+    }
+    if explanation is not None:
+        data["explanation"] = asdict(explanation)
+    text = json.dumps(data, indent=2, ensure_ascii=False)
+    return _SHAPE_LIST.sub(lambda m: "[" + _LIST_BREAK.sub(", ", m[1]) + "]", text) + "\n"
+
+
+def params_csv(report: ParamsReport) -> str:
+    """A header and one row per weight tensor: model, name, shape, count."""
+    import csv
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["model", "name", "shape", "count"])
+    for model in (report.rnn, report.dense):
+        for w in model.weights:
+            writer.writerow([model.model, w.name, "x".join(map(str, w.shape)), w.count])
+    return buffer.getvalue()
+
+
+def params_table(
+    report: ParamsReport,
+    explanation: Explanation | None = None,
+    *,
+    terminal: bool = False,
+    width: int | None = None,
+) -> str:
+    """A rich table of both models' weights with subtotals, totals and the ratio.
+
+    ``terminal`` allows colour (NO_COLOR is still honoured); ``width`` is the terminal's
+    width.  Without a width the table is drawn at its natural width, so piped output never
+    cuts or wraps a column.
+    """
+    from rich.table import Table
+    from rich.text import Text
+
+    spec = report.spec
+    table = Table(
+        title=Text(
+            f"Parameters for T={spec.timesteps}, I={spec.input_size}, H={spec.hidden_size}, "
+            f"O={spec.output_size} ({spec.notation} notation)",
+            style="italic",
+        ),
+        title_justify="left",
+    )
+    table.add_column("model")
+    table.add_column("tensor")
+    table.add_column("role")
+    table.add_column("shape", justify="right")
+    table.add_column("count", justify="right")
+    for model in (report.rnn, report.dense):
+        title = MODEL_TITLES[model.model]
+        for w in model.weights:
+            _row(table, title, w.name, ROLE_DESCRIPTIONS[w.role], _shape(w), f"{w.count:,}")
+        for part, subtotal in model.subtotals.items():
+            _row(table, "", "", f"subtotal: {PART_TITLES[part]}", "", f"{subtotal:,}", style="dim")
+        _row(table, title, "", "total", "", f"{model.total:,}", style="bold cyan", end=True)
+    summary = Text(
+        f"Dense / RNN = {report.dense.total:,} / {report.rnn.total:,} = {report.ratio:.3g}x"
+    )
+    notes: list[RenderableType] = [summary]
+    if explanation is not None:
+        notes.append(_explanation_text(explanation))
+    return _draw(table, notes, terminal=terminal, width=width)
+
+
+def _row(table: Table, *cells: str, style: str | None = None, end: bool = False) -> None:
+    """Add a row of plain text: square brackets in names are not rich markup."""
+    from rich.text import Text
+
+    table.add_row(*(Text(cell) for cell in cells), style=style, end_section=end)
+
+
+def _explanation_text(explanation: Explanation) -> RenderableType:
+    from rich.text import Text
+
+    text = Text()
+    for name, f in (("RNN", explanation.rnn), ("Dense", explanation.dense)):
+        text.append(f"\n{name}:", style="bold")
+        text.append(f"\n  {f.symbolic}\n  = {f.numeric}\n  = {f.total:,}\n")
+    text.append("\n" + explanation.scaling)
+    return text
+
+
+def _draw(table: Table, notes: list[RenderableType], *, terminal: bool, width: int | None) -> str:
+    """Draw the table, then the notes wrapped to the table's width (at least 80)."""
+    from rich.console import Console
+
+    buffer = io.StringIO()
+    console = Console(
+        file=buffer,
+        width=width or 100_000,  # no width: the table keeps its natural width
+        force_terminal=terminal,
+        highlight=False,
+        markup=False,
+        emoji=False,
+    )
+    console.print(table)
+    if width is None:
+        console.width = max(80, *(len(line) for line in buffer.getvalue().splitlines()))
+    for note in notes:
+        console.print(note)
+    return "".join(line.rstrip() + "\n" for line in buffer.getvalue().splitlines())
+
+
+def _model_json(model: ModelCount) -> dict[str, Any]:
+    return {
+        "total": model.total,
+        "subtotals": model.subtotals,
+        "weights": [
+            {"name": w.name, "shape": list(w.shape), "count": w.count} for w in model.weights
+        ],
+    }
+
+
+def _shape(w: Weight) -> str:
+    return " x ".join(str(n) for n in w.shape)

@@ -1,0 +1,66 @@
+"""Start-up time of `rnncalc params`, as ratios against importing what it must import.
+
+Runs each command ``--rounds`` times, interleaved so that drift in the machine's speed hits
+every command alike, and prints the median wall time of each and two ratios:
+
+* ``rnncalc params --format json`` against ``python -c "import click"``
+* ``rnncalc params`` (a rich table) against ``python -c "import click, rich.console, rich.table"``
+
+Target: both ratios at most 1.25.  Run: ``python tests/benchmarks/startup.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+TARGET = 1.25
+
+
+def wall_time(command: list[str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(command, stdout=subprocess.DEVNULL, check=True)
+    return time.perf_counter() - start
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=40)
+    args = parser.parse_args()
+    script = Path(sys.executable).parent / "rnncalc"  # the console script, not a shell shim
+    if not script.exists():
+        sys.exit(f"rnncalc is not installed beside {sys.executable}: pip install .")
+    rnncalc = str(script)
+    commands = {
+        "import click": [sys.executable, "-c", "import click"],
+        "import click+rich": [sys.executable, "-c", "import click, rich.console, rich.table"],
+        "params --format json": [rnncalc, "params", "--format", "json"],
+        "params (table)": [rnncalc, "params"],
+    }
+    for command in commands.values():  # warm the file cache
+        wall_time(command)
+    times: dict[str, list[float]] = {name: [] for name in commands}
+    for _ in range(args.rounds):
+        for name, command in commands.items():
+            times[name].append(wall_time(command))
+    median = {name: statistics.median(values) for name, values in times.items()}
+    for name, seconds in median.items():
+        print(f"{name:24} median {seconds * 1000:7.1f} ms over {args.rounds} runs")
+    ok = True
+    for name, baseline in (
+        ("params --format json", "import click"),
+        ("params (table)", "import click+rich"),
+    ):
+        ratio = median[name] / median[baseline]
+        ok &= ratio <= TARGET
+        verdict = "ok" if ratio <= TARGET else f"over target {TARGET}"
+        print(f"ratio {name} / {baseline}: {ratio:.3f} ({verdict})")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

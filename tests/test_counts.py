@@ -1,0 +1,120 @@
+from __future__ import annotations
+
+import re
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from rnncalc import ModelSpec, count_params, explain
+from rnncalc.formulas import formula
+
+sizes = st.integers(min_value=1, max_value=10**9)
+outputs = st.integers(min_value=0, max_value=10**9)
+notations = st.sampled_from(["separate", "concat"])
+
+
+def evaluate(expression: str, letters: dict[str, int] | None = None) -> int:
+    """Evaluate a formula as printed: × and · are products, letters are sizes."""
+    python = expression.replace("×", "*").replace("·", "*")
+    assert re.fullmatch(r"[0-9TIHO()+* ]+", python), python
+    return int(eval(python, {}, letters or {}))
+
+
+def test_seed_totals() -> None:
+    report = count_params(ModelSpec())
+    assert report.rnn.total == 28
+    assert report.dense.total == 127
+    assert report.ratio == 127 / 28
+
+
+def test_seed_breakdowns_are_written_as_the_seed_writes_them() -> None:
+    explanation = explain(count_params(ModelSpec()))
+    assert explanation.rnn.numeric == "((4×3) + (3×3 + 3)) + (3×1 + 1)"
+    assert explanation.rnn.total == 28
+    assert explanation.dense.numeric == "(12×9 + 9) + (9×1 + 1)"
+    assert explanation.dense.total == 127
+    assert explanation.rnn.symbolic == "((I×H) + (H×H + H)) + (H×O + O)"
+    assert explanation.dense.symbolic == "(T·I×T·H + T·H) + (T·H×O + O)"
+
+
+def test_concat_formula() -> None:
+    explanation = explain(count_params(ModelSpec(notation="concat")))
+    assert explanation.rnn.symbolic == "((H+I)×H + H) + (H×O + O)"
+    assert explanation.rnn.numeric == "(7×3 + 3) + (3×1 + 1)"
+
+
+def test_scaling_sentence_names_the_t_squared_term() -> None:
+    explanation = explain(count_params(ModelSpec()))
+    assert "T²·I·H = 108" in explanation.scaling  # 3·3·4·3
+    assert "T = 3" in explanation.scaling
+
+
+def test_subtotals() -> None:
+    report = count_params(ModelSpec())
+    assert report.rnn.subtotals == {"recurrent": 24, "output": 4}
+    assert report.dense.subtotals == {"hidden": 117, "output": 10}
+
+
+def test_no_output_layer_is_the_bare_recurrent_layer() -> None:
+    report = count_params(ModelSpec(output_size=0))
+    assert report.rnn.total == 4 * 3 + 3 * 3 + 3
+    assert report.dense.total == 12 * 9 + 9
+    assert report.rnn.subtotals == {"recurrent": 24}
+
+
+def test_huge_sizes_are_exact() -> None:
+    report = count_params(ModelSpec(10**6, 10**6, 10**6, 1))
+    # Dense: (T·I)(T·H) + T·H + T·H·O + O with T = I = H = 10**6, O = 1.
+    assert report.dense.total == 10**24 + 2 * 10**12 + 1
+    assert len(str(report.dense.total)) == 25
+    assert report.rnn.total == 2 * 10**12 + 2 * 10**6 + 1
+
+
+@given(sizes, sizes, sizes, outputs, notations)
+def test_total_is_the_sum_of_the_listed_tensors(
+    t: int, i: int, h: int, o: int, notation: str
+) -> None:
+    report = count_params(ModelSpec(t, i, h, o, notation))  # type: ignore[arg-type]
+    for model in (report.rnn, report.dense):
+        assert model.total == sum(w.count for w in model.weights)
+        assert model.total == sum(model.subtotals.values())
+
+
+@given(sizes, sizes, sizes, outputs)
+def test_rnn_total_does_not_depend_on_timesteps(t: int, i: int, h: int, o: int) -> None:
+    assert (
+        count_params(ModelSpec(t, i, h, o)).rnn.total
+        == count_params(ModelSpec(1, i, h, o)).rnn.total
+    )
+
+
+@given(
+    st.integers(min_value=1, max_value=10**6),
+    sizes,
+    sizes,
+    outputs,
+)
+def test_dense_total_grows_with_t_squared(t: int, i: int, h: int, o: int) -> None:
+    # A quadratic in T has a constant second difference: 2 * (coefficient of T²) = 2·I·H.
+    d0, d1, d2 = (count_params(ModelSpec(t + k, i, h, o)).dense.total for k in range(3))
+    assert d2 - 2 * d1 + d0 == 2 * i * h
+
+
+@given(sizes, sizes, sizes, outputs)
+def test_concat_and_separate_totals_agree(t: int, i: int, h: int, o: int) -> None:
+    separate = count_params(ModelSpec(t, i, h, o, "separate"))
+    concat = count_params(ModelSpec(t, i, h, o, "concat"))
+    assert separate.rnn.total == concat.rnn.total
+    assert separate.dense == concat.dense
+
+
+@given(sizes, sizes, sizes, outputs, notations)
+def test_explained_formulas_evaluate_to_the_totals(
+    t: int, i: int, h: int, o: int, notation: str
+) -> None:
+    report = count_params(ModelSpec(t, i, h, o, notation))  # type: ignore[arg-type]
+    letters = {"T": t, "I": i, "H": h, "O": o}
+    for model in (report.rnn, report.dense):
+        f = formula(model.weights)
+        assert evaluate(f.numeric) == model.total == f.total
+        assert evaluate(f.symbolic, letters) == model.total

@@ -1,0 +1,66 @@
+"""The README is part of the product: its commands and outputs must be the real ones."""
+
+from __future__ import annotations
+
+import doctest
+import re
+import shlex
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+import rnncalc
+from rnncalc import counts
+from rnncalc.cli import cli
+
+ROOT = Path(__file__).parent.parent
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+CONSOLE_BLOCKS = re.findall(r"```console\n(.*?)```", README, flags=re.DOTALL)
+
+
+def examples() -> list[tuple[str, str]]:
+    """(command, output) for every `$ rnncalc ...` in a console block."""
+    found = []
+    for block in CONSOLE_BLOCKS:
+        for chunk in re.split(r"^\$ ", block, flags=re.MULTILINE)[1:]:
+            command, _, output = chunk.partition("\n")
+            found.append((command, output))
+    return found
+
+
+def test_readme_has_examples() -> None:
+    assert len(examples()) >= 6
+
+
+@pytest.mark.parametrize(("command", "expected"), examples(), ids=[c for c, _ in examples()])
+def test_readme_example_output_is_real(command: str, expected: str) -> None:
+    program, *args = shlex.split(command)
+    assert program == "rnncalc"
+    result = CliRunner().invoke(cli, args, prog_name="rnncalc")
+    assert result.exit_code == 0
+    assert result.output == expected
+
+
+def test_ci_runs_the_readme_test_command() -> None:
+    commands = re.findall(r"```sh\n(python3 -m venv .*?)\n```", README)
+    install, test = commands[:2]
+    assert install.endswith("rnncalc params")
+    assert test.endswith("python -m pytest")
+    assert test in (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
+
+
+def test_readme_python_examples() -> None:
+    python = "\n".join(re.findall(r"```python\n(.*?)```", README, flags=re.DOTALL))
+    test = doctest.DocTestParser().get_doctest(python, {}, "README.md", "README.md", 0)
+    assert test.examples
+    runner = doctest.DocTestRunner()
+    runner.run(test)
+    assert runner.failures == 0
+
+
+@pytest.mark.parametrize("module", [rnncalc, counts])
+def test_docstring_examples(module: object) -> None:
+    failures, tried = doctest.testmod(module)  # type: ignore[arg-type]
+    assert tried > 0
+    assert failures == 0

@@ -1,0 +1,97 @@
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from collections.abc import Callable
+
+import pytest
+
+from rnncalc import ModelSpec, count_params, explain
+from rnncalc.render import params_csv, params_json, params_table
+
+SEED = count_params(ModelSpec())
+HUGE = count_params(ModelSpec(10**6, 10**6, 10**6, 1))
+
+
+def test_seed_table_golden(golden: Callable[[str, str], None]) -> None:
+    golden("params_seed_table.txt", params_table(SEED))
+
+
+def test_seed_table_explained_golden(golden: Callable[[str, str], None]) -> None:
+    golden("params_seed_explain.txt", params_table(SEED, explain(SEED)))
+
+
+def test_seed_json_golden(golden: Callable[[str, str], None]) -> None:
+    golden("params_seed.json", params_json(SEED))
+
+
+def test_seed_csv_golden(golden: Callable[[str, str], None]) -> None:
+    golden("params_seed.csv", params_csv(SEED))
+
+
+def test_json_shape() -> None:
+    data = json.loads(params_json(SEED))
+    assert set(data) == {"spec", "rnn", "dense", "ratio"}
+    assert data["spec"] == {
+        "timesteps": 3,
+        "input_size": 4,
+        "hidden_size": 3,
+        "output_size": 1,
+        "notation": "separate",
+    }
+    assert data["rnn"]["total"] == 28
+    assert data["dense"]["total"] == 127
+    assert data["rnn"]["weights"][0] == {"name": "W_xh", "shape": [4, 3], "count": 12}
+    assert data["ratio"] == pytest.approx(127 / 28)
+
+
+def test_json_explanation() -> None:
+    data = json.loads(params_json(SEED, explain(SEED)))
+    assert data["explanation"]["rnn"]["numeric"] == "((4×3) + (3×3 + 3)) + (3×1 + 1)"
+    assert data["explanation"]["dense"]["total"] == 127
+
+
+def test_json_keeps_huge_integers_exact() -> None:
+    data = json.loads(params_json(HUGE))
+    assert data["dense"]["total"] == 10**24 + 2 * 10**12 + 1
+
+
+def test_csv_rows_sum_to_the_totals() -> None:
+    rows = list(csv.DictReader(io.StringIO(params_csv(SEED))))
+    assert list(rows[0]) == ["model", "name", "shape", "count"]
+    for model, total in (("rnn", 28), ("dense", 127)):
+        assert sum(int(r["count"]) for r in rows if r["model"] == model) == total
+    assert rows[0] == {"model": "rnn", "name": "W_xh", "shape": "4x3", "count": "12"}
+
+
+def test_piped_table_never_cuts_a_column() -> None:
+    text = params_table(HUGE)
+    assert "1,000,000,000,002,000,000,000,001" in text
+    assert "1000000000000 x 1000000000000" in text
+    widths = {len(line) for line in text.splitlines() if line.startswith(("│", "┃"))}
+    assert len(widths) == 1  # every row is one line: nothing wrapped
+
+
+def test_piped_table_has_no_colour_codes() -> None:
+    assert "\x1b[" not in params_table(SEED, explain(SEED))
+
+
+COLOUR = re.compile(r"\x1b\[[0-9;]*3[0-7]m")  # an ANSI foreground colour
+
+
+def test_terminal_table_uses_colour_unless_no_color(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.setenv("TERM", "xterm-256color")
+    assert COLOUR.search(params_table(SEED, terminal=True, width=100))
+    monkeypatch.setenv("NO_COLOR", "1")
+    text = params_table(SEED, terminal=True, width=100)
+    assert "\x1b[" in text  # still styled (bold) for a terminal
+    assert not COLOUR.search(text)
+
+
+def test_table_shows_totals_subtotals_and_ratio() -> None:
+    text = params_table(SEED)
+    for needle in ("subtotal: recurrent layer", "subtotal: hidden layer", "127 / 28 = 4.54x"):
+        assert needle in text
