@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from .shapes import Weight, dense_weights, rnn_weights
+from . import shapes
+from .shapes import Weight
 from .spec import ModelSpec
 
 ModelName = Literal["rnn", "dense"]
@@ -59,6 +60,6 @@ def count_params(spec: ModelSpec) -> ParamsReport:
     """
     return ParamsReport(
         spec=spec,
-        rnn=ModelCount("rnn", rnn_weights(spec)),
-        dense=ModelCount("dense", dense_weights(spec)),
+        rnn=ModelCount("rnn", shapes.rnn_weights(spec)),
+        dense=ModelCount("dense", shapes.dense_weights(spec)),
     )

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from .shapes import Weight
 
 # json.dumps(indent=2) puts each number of a shape on its own line; keep shapes on one.
-_SHAPE_LIST = re.compile(r"\[\n\s+(\d+(?:,\n\s+\d+)*)\n\s+\]")
+_NUMBER_LIST = re.compile(r"\[\n\s+(\d+(?:,\n\s+\d+)*)\n\s+\]")
 _LIST_BREAK = re.compile(r",\n\s+")
 
 MODEL_TITLES = {"rnn": "RNN", "dense": "Dense"}
@@ -31,8 +31,6 @@ PART_TITLES = {"recurrent": "recurrent layer", "hidden": "hidden layer", "output
 
 def params_json(report: ParamsReport, explanation: Explanation | None = None) -> str:
     """One JSON object: ``spec``, ``rnn``, ``dense``, ``ratio`` (and ``explanation``)."""
-    import json
-
     data: dict[str, Any] = {
         "spec": asdict(report.spec),
         "rnn": _model_json(report.rnn),
@@ -41,8 +39,15 @@ def params_json(report: ParamsReport, explanation: Explanation | None = None) ->
     }
     if explanation is not None:
         data["explanation"] = asdict(explanation)
+    return to_json(data)
+
+
+def to_json(data: dict[str, Any]) -> str:
+    """Indented JSON with each list of numbers (a shape) kept on one line."""
+    import json
+
     text = json.dumps(data, indent=2, ensure_ascii=False)
-    return _SHAPE_LIST.sub(lambda m: "[" + _LIST_BREAK.sub(", ", m[1]) + "]", text) + "\n"
+    return _NUMBER_LIST.sub(lambda m: "[" + _LIST_BREAK.sub(", ", m[1]) + "]", text) + "\n"
 
 
 def params_csv(report: ParamsReport) -> str:
@@ -91,20 +96,22 @@ def params_table(
     for model in (report.rnn, report.dense):
         title = MODEL_TITLES[model.model]
         for w in model.weights:
-            _row(table, title, w.name, ROLE_DESCRIPTIONS[w.role], _shape(w), f"{w.count:,}")
+            add_row(table, title, w.name, ROLE_DESCRIPTIONS[w.role], _shape(w), f"{w.count:,}")
         for part, subtotal in model.subtotals.items():
-            _row(table, "", "", f"subtotal: {PART_TITLES[part]}", "", f"{subtotal:,}", style="dim")
-        _row(table, title, "", "total", "", f"{model.total:,}", style="bold cyan", end=True)
+            add_row(
+                table, "", "", f"subtotal: {PART_TITLES[part]}", "", f"{subtotal:,}", style="dim"
+            )
+        add_row(table, title, "", "total", "", f"{model.total:,}", style="bold cyan", end=True)
     summary = Text(
         f"Dense / RNN = {report.dense.total:,} / {report.rnn.total:,} = {report.ratio:.3g}x"
     )
     notes: list[RenderableType] = [summary]
     if explanation is not None:
         notes.append(_explanation_text(explanation))
-    return _draw(table, notes, terminal=terminal, width=width)
+    return draw(table, notes, terminal=terminal, width=width)
 
 
-def _row(table: Table, *cells: str, style: str | None = None, end: bool = False) -> None:
+def add_row(table: Table, *cells: str, style: str | None = None, end: bool = False) -> None:
     """Add a row of plain text: square brackets in names are not rich markup."""
     from rich.text import Text
 
@@ -122,25 +129,42 @@ def _explanation_text(explanation: Explanation) -> RenderableType:
     return text
 
 
-def _draw(table: Table, notes: list[RenderableType], *, terminal: bool, width: int | None) -> str:
-    """Draw the table, then the notes wrapped to the table's width (at least 80)."""
+def draw(
+    table: Table,
+    notes: list[RenderableType],
+    *,
+    terminal: bool,
+    width: int | None,
+    header: RenderableType | None = None,
+) -> str:
+    """Draw an optional header, the table, then the notes.
+
+    Without a width (output is not a terminal) the table keeps its natural width, so no
+    column is ever cut, and the header and notes wrap at that width (at least 80).
+    """
     from rich.console import Console
 
-    buffer = io.StringIO()
-    console = Console(
-        file=buffer,
-        width=width or 100_000,  # no width: the table keeps its natural width
-        force_terminal=terminal,
-        highlight=False,
-        markup=False,
-        emoji=False,
-    )
-    console.print(table)
+    def console(buffer: io.StringIO, columns: int) -> Console:
+        return Console(
+            file=buffer,
+            width=columns,
+            force_terminal=terminal,
+            highlight=False,
+            markup=False,
+            emoji=False,
+        )
+
+    drawn = io.StringIO()
+    console(drawn, width or 100_000).print(table)
     if width is None:
-        console.width = max(80, *(len(line) for line in buffer.getvalue().splitlines()))
+        width = max(80, *(len(line) for line in drawn.getvalue().splitlines()))
+    before, after = io.StringIO(), io.StringIO()
+    if header is not None:
+        console(before, width).print(header)
     for note in notes:
-        console.print(note)
-    return "".join(line.rstrip() + "\n" for line in buffer.getvalue().splitlines())
+        console(after, width).print(note)
+    text = before.getvalue() + drawn.getvalue() + after.getvalue()
+    return "".join(line.rstrip() + "\n" for line in text.splitlines())
 
 
 def _model_json(model: ModelCount) -> dict[str, Any]:

@@ -120,7 +120,12 @@ def test_version() -> None:
 
 def test_every_command_has_help_with_examples() -> None:
     assert cli.help
-    for name, command in cli.commands.items():
+    context = click.Context(cli)
+    names = cli.list_commands(context)
+    assert names == ["params", "forward"]
+    for name in names:
+        command = cli.get_command(context, name)
+        assert command is not None
         assert command.help, name
         result = run(name, "-h")
         assert result.exit_code == 0
@@ -177,6 +182,7 @@ def test_json_path_imports_neither_numpy_nor_rich() -> None:
     modules = imported_modules("params", "--format", "json")
     assert "rnncalc.render" in modules  # the probe sees our own imports
     assert not {m for m in modules if m.split(".")[0] in {"numpy", "rich"}}
+    assert "rnncalc.forward_command" not in modules  # commands load only when they run
 
 
 def test_table_path_imports_rich_but_not_numpy() -> None:

@@ -1,0 +1,188 @@
+"""``rnncalc forward``: run the RNN in NumPy on the predicted shapes, and prove them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from . import shapes
+from .options import (
+    CONTEXT,
+    bytes_callback,
+    choice_option,
+    echo_table,
+    file_errors,
+    file_option,
+    format_option,
+    given,
+    int_option,
+    make_spec,
+    size_options,
+)
+from .units import format_bytes
+
+if TYPE_CHECKING:
+    from .forward import Array, RunResult
+
+#: Names accepted by --hidden-activation and --output-activation (rnncalc.forward implements
+#: them; the names live here so that parsing options does not import numpy).
+HIDDEN_ACTIVATION_NAMES = ("tanh", "relu", "sigmoid", "identity")
+OUTPUT_ACTIVATION_NAMES = ("identity", "tanh", "sigmoid", "softmax")
+SIZE_FIELDS = ("batch_size", "timesteps", "input_size", "hidden_size", "output_size")
+
+
+@click.command(context_settings=CONTEXT)
+@click.option(
+    "--check", is_flag=True, help="Prove the shapes: compare every prediction with the run."
+)
+@size_options
+@int_option("-B", "--batch-size", default=2, minimum=1, text="Sequences per batch B.")
+@int_option(
+    "--seed",
+    default=0,
+    minimum=0,
+    text="Seed for the random weights and inputs: the same seed, the same numbers.",
+)
+@choice_option(
+    "--dtype", choices=("float64", "float32"), text="Floating-point precision of the pass."
+)
+@choice_option(
+    "--hidden-activation",
+    choices=HIDDEN_ACTIVATION_NAMES,
+    text="f_h, applied to the hidden state.",
+)
+@choice_option(
+    "--output-activation",
+    choices=OUTPUT_ACTIVATION_NAMES,
+    text="f_y, applied to the output (softmax across the O outputs).",
+)
+@choice_option(
+    "--outputs",
+    choices=("last", "all"),
+    text="last: y from h_T, many-to-one (B, O); all: y at every step (B, T, O).",
+)
+@int_option("--repeat", default=1, minimum=1, text="Time the pass N times and report the median.")
+@file_option(
+    "--weights",
+    "weights_path",
+    "An .npz of W_xh (I,H), W_hh (H,H), b_h (H,), W_yh (H,O), b_y (O,); sizes come from it.",
+)
+@file_option(
+    "--inputs",
+    "inputs_path",
+    "An .npy of the input x, shape (B, T, I), batch first; sizes come from it.",
+)
+@file_option(
+    "--save",
+    "save_path",
+    "Write the weights, x, h (B, T, H) and y to this .npz, whole or not at all.",
+)
+@click.option(
+    "--max-memory",
+    type=str,
+    default="1GiB",
+    show_default=True,
+    callback=bytes_callback,
+    metavar="SIZE",
+    help="Refuse runs whose arrays would need more (units: MiB, GiB, MB, GB).",
+)
+@format_option("table", "json")
+@click.pass_context
+def forward(
+    ctx: click.Context,
+    /,
+    check: bool,
+    weights_path: Path | None,
+    inputs_path: Path | None,
+    save_path: Path | None,
+    max_memory: int,
+    fmt: str,
+    **options: Any,
+) -> None:
+    """Run the RNN in NumPy on the shapes rnncalc predicts, and with --check prove them.
+
+    Builds weights with the shapes `rnncalc params` lists, runs h_0 = 0,
+    h_t = f_h(x_t W_xh + h_{t-1} W_hh + b_h), y = f_y(h W_yh + b_y), and times it.
+    With --check it compares the shapes of x, every h_t, all hidden states and y, and the
+    number of parameters the pass read, with the predictions; reruns the equations step by
+    step and in the concatenated form [h_{t-1}, x_t] W_h; and runs the dense equivalent.
+    Exit code 0 when every check passes, 1 when one fails, 2 for bad input.
+
+    \b
+    Examples:
+      rnncalc forward --check                    # the seed's example, proved
+      rnncalc forward --check -T 50 -H 64 -B 8 --dtype float32
+      rnncalc forward -B 64 -T 100 -I 128 -H 256 --repeat 20 -f json | jq .timing
+      rnncalc forward --check --weights w.npz --inputs x.npy --save out.npz
+    """
+    from . import forward as fw
+    from . import weightfiles as files
+    from .render_forward import forward_json, forward_table
+
+    if save_path is not None and not save_path.parent.resolve().is_dir():
+        raise click.BadParameter(f"folder {save_path.parent} does not exist", param_hint="'--save'")
+    weights, x, sizes = _read_files(
+        weights_path, inputs_path, {f: options.pop(f) for f in SIZE_FIELDS}, ctx
+    )
+    spec = make_spec(**{f: sizes[f] for f in SIZE_FIELDS if f != "batch_size"})
+    if weights is not None and weights_path is not None:
+        with file_errors("--weights"):
+            unknown = files.check_weights(weights_path, weights, shapes.rnn_weights(spec))
+        if unknown:
+            click.echo(f"rnncalc: ignoring {', '.join(unknown)} in {weights_path}", err=True)
+    run_options = fw.RunOptions(batch_size=sizes["batch_size"], **options)
+    needed = fw.estimate_bytes(spec, run_options, check)
+    if needed > max_memory:
+        raise click.UsageError(
+            f"this run needs about {format_bytes(needed)} ({needed:,} bytes), more than "
+            f"--max-memory {format_bytes(max_memory)}; use smaller sizes or raise --max-memory."
+        )
+    report, result = fw.run(spec, run_options, check=check, weights=weights, x=x)
+    if fmt == "json":
+        click.echo(forward_json(report), nl=False)
+    else:
+        echo_table(lambda terminal, width: forward_table(report, terminal=terminal, width=width))
+    if save_path is not None:
+        _save(save_path, result)
+    if not report.ok:
+        ctx.exit(1)
+
+
+def _read_files(
+    weights_path: Path | None,
+    inputs_path: Path | None,
+    sizes: dict[str, int],
+    ctx: click.Context,
+) -> tuple[dict[str, Array] | None, Array | None, dict[str, int]]:
+    """Load the weights and inputs files and settle the sizes with the size options."""
+    from . import weightfiles as files
+
+    found: files.Found = {}
+    weights = x = None
+    if weights_path is not None:
+        with file_errors("--weights"):
+            weights = files.load_weights(weights_path)
+            found = files.sizes_from_weights(weights_path, weights)
+    if inputs_path is not None:
+        with file_errors("--inputs"):
+            x = files.load_inputs(inputs_path)
+            found = files.sizes_from_inputs(inputs_path, x, found)
+    explicit = {f for f in SIZE_FIELDS if given(ctx, f)}
+    try:
+        return weights, x, files.resolve_sizes(sizes, explicit, found)
+    except files.SizeConflict as error:
+        raise click.UsageError(str(error)) from None
+
+
+def _save(path: Path, result: RunResult | None) -> None:
+    from .weightfiles import save_arrays
+
+    if result is None:
+        click.echo(f"rnncalc: nothing saved to {path}: the pass failed", err=True)
+        return
+    try:
+        save_arrays(path, result.arrays())
+    except OSError as error:
+        raise click.ClickException(f"could not write {path}: {error}") from None

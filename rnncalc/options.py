@@ -1,0 +1,114 @@
+"""Option bundles and helpers shared by every ``rnncalc`` command.
+
+Each command gets the same size options, the same ``--format`` and the same error style
+from here, so that scripts can rely on one vocabulary.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, TypeVar
+
+import click
+
+from .spec import ModelSpec, SpecError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+SIZE_OPTIONS = (
+    ("-T", "--timesteps", 3, 1, "Number of timesteps T."),
+    ("-I", "--input-size", 4, 1, "Size I of each input vector x_t."),
+    ("-H", "--hidden-size", 3, 1, "Size H of the hidden state h_t."),
+    ("-O", "--output-size", 1, 0, "Size O of the output y; 0 drops the output layer."),
+)
+
+
+def size_options(func: F) -> F:
+    """Add -T/-I/-H/-O, the seed's four sizes, each defaulting to the seed's example."""
+    for short, long, default, minimum, text in reversed(SIZE_OPTIONS):
+        func = int_option(short, long, default=default, minimum=minimum, text=text)(func)
+    return func
+
+
+def int_option(*names: str, default: int, minimum: int, text: str) -> Callable[[F], F]:
+    """An integer option of at least ``minimum``."""
+    return click.option(
+        *names,
+        type=click.IntRange(min=minimum),
+        default=default,
+        show_default=True,
+        metavar="N",
+        help=text,
+    )
+
+
+def choice_option(*names: str, choices: Sequence[str], text: str) -> Callable[[F], F]:
+    """An option taking one of ``choices``, the first being the default."""
+    return click.option(
+        *names, type=click.Choice(choices), default=choices[0], show_default=True, help=text
+    )
+
+
+def file_option(name: str, dest: str, text: str) -> Callable[[F], F]:
+    """An option naming a file, passed on as a :class:`pathlib.Path`."""
+    from pathlib import Path
+
+    return click.option(
+        name, dest, type=click.Path(dir_okay=False, path_type=Path), metavar="FILE", help=text
+    )
+
+
+def format_option(*choices: str) -> Callable[[F], F]:
+    """-f/--format with the given choices, the first being the default."""
+    text = "Output format: a table for people; " + " or ".join(choices[1:]) + " for scripts."
+    return choice_option("-f", "--format", "fmt", choices=choices, text=text)
+
+
+def bytes_callback(ctx: click.Context, param: click.Parameter, value: str) -> int:
+    """Parse a size such as ``512MiB`` for an option, or fail as a usage error."""
+    from .units import parse_bytes
+
+    try:
+        return parse_bytes(value)
+    except ValueError as error:
+        raise click.BadParameter(str(error)) from None
+
+
+def make_spec(**fields: Any) -> ModelSpec:
+    """Build a ModelSpec, turning a validation error into a usage error naming the option."""
+    try:
+        return ModelSpec(**fields)
+    except SpecError as error:
+        raise click.BadParameter(
+            error.message, param_hint=f"'{option_name(error.field)}'"
+        ) from None
+
+
+def option_name(field: str) -> str:
+    """``input_size`` -> ``--input-size``."""
+    return "--" + field.replace("_", "-")
+
+
+def given(ctx: click.Context, name: str) -> bool:
+    """Whether the user set parameter ``name`` (rather than leaving its default)."""
+    return ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT
+
+
+def echo_table(draw: Callable[[bool, int | None], str]) -> None:
+    """Echo a table drawn for this stdout: a terminal's width and colour, or plain text."""
+    terminal = sys.stdout.isatty()
+    click.echo(draw(terminal, os.get_terminal_size().columns if terminal else None), nl=False)
+
+
+@contextlib.contextmanager
+def file_errors(option: str) -> Iterator[None]:
+    """Report a file that cannot be used as a usage error of ``option``."""
+    try:
+        yield
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint=f"'{option}'") from None

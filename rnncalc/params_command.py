@@ -1,0 +1,88 @@
+"""``rnncalc params``: weight shapes and parameter counts, RNN against dense."""
+
+from __future__ import annotations
+
+import click
+
+from .counts import count_params
+from .options import CONTEXT, echo_table, format_option, given, make_spec, size_options
+from .spec import NOTATIONS
+
+
+@click.command(context_settings=CONTEXT)
+@size_options
+@click.option(
+    "--notation",
+    type=click.Choice(NOTATIONS),
+    default="separate",
+    show_default=True,
+    help="separate: W_xh and W_hh; concat: one W_h of shape (H+I) x H on [h_{t-1}, x_t].",
+)
+@click.option(
+    "--explain", "explain_", is_flag=True, help="Show each formula in letters and in numbers."
+)
+@format_option("table", "json", "csv")
+@click.option("-q", "--quiet", is_flag=True, help="Print only the RNN total, a bare integer.")
+@click.pass_context
+def params(
+    ctx: click.Context,
+    timesteps: int,
+    input_size: int,
+    hidden_size: int,
+    output_size: int,
+    notation: str,
+    explain_: bool,
+    fmt: str,
+    quiet: bool,
+) -> None:
+    """Weight shapes and parameter counts: the RNN against its dense equivalent.
+
+    The RNN is the seed's many-to-one network, h_t = f(x_t W_xh + h_{t-1} W_hh + b_h),
+    y = f(h_T W_yh + b_y). The dense equivalent is an MLP over the flattened input:
+    T*I inputs -> T*H hidden units -> O outputs.
+
+    \b
+    Examples:
+      rnncalc params                      # the seed's example: 28 against 127
+      rnncalc params -T 100 -I 32 -H 64   # longer sequences, wider state
+      rnncalc params --notation concat    # one W_h of shape (H+I) x H
+      rnncalc params --explain            # the formulas, numbers put in
+      rnncalc params -f json | jq .rnn.total
+      n=$(rnncalc params -q -H 128)       # a bare integer for scripts
+    """
+    if quiet and explain_:
+        raise click.UsageError(
+            "--quiet prints a bare number; it cannot be combined with --explain."
+        )
+    if quiet and given(ctx, "fmt"):
+        raise click.UsageError("--quiet prints a bare number; it cannot be combined with --format.")
+    if explain_ and fmt == "csv":
+        raise click.UsageError("--explain adds text; use it with --format table or json, not csv.")
+    spec = make_spec(
+        timesteps=timesteps,
+        input_size=input_size,
+        hidden_size=hidden_size,
+        output_size=output_size,
+        notation=notation,
+    )
+    report = count_params(spec)
+    if quiet:
+        click.echo(report.rnn.total)
+        return
+    from . import render
+
+    explanation = None
+    if explain_:
+        from .formulas import explain
+
+        explanation = explain(report)
+    if fmt == "json":
+        click.echo(render.params_json(report, explanation), nl=False)
+    elif fmt == "csv":
+        click.echo(render.params_csv(report), nl=False)
+    else:
+        echo_table(
+            lambda terminal, width: render.params_table(
+                report, explanation, terminal=terminal, width=width
+            )
+        )

@@ -1,0 +1,113 @@
+"""Turn a forward report into a rich table or JSON.  No arithmetic beyond formatting."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import TYPE_CHECKING, Any
+
+from .render import add_row, draw, to_json
+
+if TYPE_CHECKING:
+    from .forward import Check, ForwardReport
+
+
+def forward_json(report: ForwardReport) -> str:
+    """``spec``, ``ok``, ``checks`` ({name, expected, actual, ok, comparison}), ``shapes``,
+    ``timing`` ({seconds, repeat, gflops, flops}, null when the pass failed).
+    """
+    timing = report.timing
+    data: dict[str, Any] = {
+        "spec": {**asdict(report.spec), **asdict(report.options)},
+        "ok": report.ok,
+        "checks": [asdict(c) for c in report.checks],
+        "shapes": report.shapes,
+        "timing": None
+        if timing is None
+        else {
+            "seconds": timing.seconds,
+            "repeat": timing.repeat,
+            "gflops": timing.gflops,
+            "flops": timing.flops,
+        },
+    }
+    return to_json(data)
+
+
+def forward_table(
+    report: ForwardReport, *, terminal: bool = False, width: int | None = None
+) -> str:
+    """The checks as a table, then the shapes produced, the timing and the verdict."""
+    from rich.table import Table
+    from rich.text import Text
+
+    spec, options = report.spec, report.options
+    header = Text(
+        f"Forward pass: T={spec.timesteps}, I={spec.input_size}, H={spec.hidden_size}, "
+        f"O={spec.output_size}, batch {report.shapes['x'][0]}, {options.dtype}, "
+        f"{options.hidden_activation} -> {options.output_activation}, "
+        f"outputs {options.outputs}, seed {options.seed}",
+        style="italic",
+    )
+    table = Table()
+    notes: list[Any] = []
+    if report.checks:
+        for name, justify in (("check", "left"), ("expected", "right"), ("actual", "right")):
+            table.add_column(name, justify=justify)  # type: ignore[arg-type]
+        table.add_column("ok", justify="center")
+        for check in report.checks:
+            add_row(
+                table,
+                check.name,
+                _expected(check),
+                _value(check.actual, check.comparison),
+                "ok" if check.ok else "FAIL",
+                style=None if check.ok else "bold red",
+            )
+        shapes = ", ".join(f"{name} {_value(shape)}" for name, shape in report.shapes.items())
+        notes.append(Text(f"Shapes: {shapes}"))
+    else:
+        table.add_column("array")
+        table.add_column("shape", justify="right")
+        for name, shape in report.shapes.items():
+            add_row(table, name, _value(shape))
+    if report.timing is not None:
+        t = report.timing
+        notes.append(
+            Text(
+                f"Timing: {t.seconds * 1000:.3f} ms (median of {t.repeat}), "
+                f"{t.flops:,} matmul FLOPs, {t.gflops:.3g} GFLOP/s"
+            )
+        )
+    notes.append(_verdict(report))
+    return draw(table, notes, terminal=terminal, width=width, header=header)
+
+
+def _verdict(report: ForwardReport) -> Any:
+    from rich.text import Text
+
+    failed = sum(not c.ok for c in report.checks)
+    if report.timing is None:
+        return Text("The forward pass failed.", style="bold red")
+    if not report.checks:
+        return Text("The forward pass ran (no checks: add --check).")
+    if failed:
+        return Text(f"{failed} of {len(report.checks)} checks FAILED.", style="bold red")
+    return Text(f"All {len(report.checks)} checks passed.", style="bold green")
+
+
+def _expected(check: Check) -> str:
+    if check.comparison == "<=":
+        return f"<= {check.expected:.0e}"
+    return _value(check.expected)
+
+
+def _value(value: Any, comparison: str = "==") -> str:
+    if isinstance(value, list):
+        return "(" + ", ".join(map(str, value)) + ("," if len(value) == 1 else "") + ")"
+    if isinstance(value, bool) or value is None:
+        return str(value).lower()
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return f"{value:.1e}" if comparison == "<=" else f"{value:g}"
+    return str(value)

@@ -1,0 +1,245 @@
+"""The NumPy forward pass: numerics against PyTorch-made references, checks, and failure."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from rnncalc import ModelSpec, shapes
+from rnncalc.forward import (
+    HIDDEN_ACTIVATIONS,
+    OUTPUT_ACTIVATIONS,
+    RunOptions,
+    Workspace,
+    estimate_bytes,
+    pass_flops,
+    rnn_forward,
+    rnn_forward_concat,
+    rnn_forward_stepwise,
+    run,
+)
+
+REFERENCE = Path(__file__).parent / "reference"
+CASES: dict[str, dict[str, Any]] = json.loads((REFERENCE / "forward_cases.json").read_text())[
+    "cases"
+]
+
+
+def reference(name: str) -> dict[str, np.ndarray]:
+    with np.load(REFERENCE / f"forward_{name}.npz", allow_pickle=False) as data:
+        return {key: data[key] for key in data.files}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_fast_pass_matches_pytorch_to_1e_12(name: str) -> None:
+    case, ref = CASES[name], reference(name)
+    h, y = rnn_forward(ref, ref["x"], case["hidden"], case["output"], case["outputs"])
+    assert h.shape == ref["h"].shape
+    np.testing.assert_allclose(h, ref["h"], rtol=0, atol=1e-12)
+    if case["O"]:
+        assert y is not None
+        assert y.shape == ref["y"].shape
+        np.testing.assert_allclose(y, ref["y"], rtol=0, atol=1e-12)
+    else:
+        assert y is None
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_stepwise_and_concat_passes_match_pytorch(name: str) -> None:
+    case, ref = CASES[name], reference(name)
+    stepwise = np.stack(rnn_forward_stepwise(ref, ref["x"], case["hidden"]), axis=1)
+    np.testing.assert_allclose(stepwise, ref["h"], rtol=0, atol=1e-12)
+    w_h = np.vstack([ref["W_hh"], ref["W_xh"]])
+    concat = rnn_forward_concat(w_h, ref["b_h"], ref["x"], case["hidden"])
+    np.testing.assert_allclose(concat, ref["h"], rtol=0, atol=1e-12)
+
+
+def test_reference_cases_cover_every_activation_and_output_mode() -> None:
+    assert {c["hidden"] for c in CASES.values()} == set(HIDDEN_ACTIVATIONS)
+    assert {c["output"] for c in CASES.values()} == set(OUTPUT_ACTIVATIONS)
+    assert {c["outputs"] for c in CASES.values()} == {"last", "all"}
+
+
+def test_activation_names_match_the_cli() -> None:
+    from rnncalc.forward_command import HIDDEN_ACTIVATION_NAMES, OUTPUT_ACTIVATION_NAMES
+
+    assert set(HIDDEN_ACTIVATION_NAMES) == set(HIDDEN_ACTIVATIONS)
+    assert set(OUTPUT_ACTIVATION_NAMES) == set(OUTPUT_ACTIVATIONS)
+
+
+def test_workspace_reuse_gives_the_same_result() -> None:
+    ref = reference("softmax")
+    workspace = Workspace()
+    first = [a.copy() for a in rnn_forward(ref, ref["x"], "tanh", "softmax", workspace=workspace)]
+    second = rnn_forward(ref, ref["x"], "tanh", "softmax", workspace=workspace)
+    for a, b in zip(first, second, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_seed_example_checks_all_pass() -> None:
+    report, result = run(ModelSpec(), RunOptions(), check=True)
+    assert report.ok
+    assert result is not None
+    names = [c.name for c in report.checks]
+    assert "parameters used = params total" in names
+    assert "[h_{t-1}, x_t] W_h = separate form" in names
+    used = next(c for c in report.checks if c.name == "parameters used = params total")
+    assert (used.expected, used.actual) == (28, 28)
+    dense = next(c for c in report.checks if c.name.startswith("dense: parameters"))
+    assert (dense.expected, dense.actual) == (127, 127)
+    assert report.shapes == {"x": [2, 3, 4], "h": [2, 3, 3], "y": [2, 1]}
+
+
+def test_without_check_there_are_no_checks_but_a_timing() -> None:
+    report, _ = run(ModelSpec(), RunOptions(repeat=3))
+    assert report.checks == ()
+    assert report.ok
+    assert report.timing is not None
+    assert report.timing.repeat == 3
+    assert report.timing.seconds > 0
+
+
+def test_pass_flops_counts_each_matmul() -> None:
+    # 2·B·T·(I·H + H·H) + 2·B·H·O: 2·2·3·(12 + 9) + 2·2·3·1 = 252 + 12.
+    assert pass_flops(ModelSpec(), 2, "last") == 264
+    # With outputs at every step the head runs T times: 252 + 2·2·3·3·1.
+    assert pass_flops(ModelSpec(), 2, "all") == 252 + 36
+
+
+def test_estimate_bytes_seed_example() -> None:
+    # Fast pass: params 28, x 24, projections 18, states with ones 24, [W_hh; b_h] 12, y 2.
+    # Check: two more state sets 36, W_h 21, [h, x] 14, dense params 127, its hidden 18, y 2.
+    assert estimate_bytes(ModelSpec(), RunOptions(), check=False) == 108 * 8
+    assert estimate_bytes(ModelSpec(), RunOptions(), check=True) == (108 + 218) * 8
+    assert estimate_bytes(ModelSpec(), RunOptions(dtype="float32"), check=False) == 108 * 4
+
+
+def test_same_seed_same_numbers_other_seed_other_numbers() -> None:
+    a, b, c = (run(ModelSpec(), RunOptions(seed=seed))[1] for seed in (7, 7, 8))
+    assert a is not None
+    assert b is not None
+    assert c is not None
+    np.testing.assert_array_equal(a.h, b.h)
+    assert not np.array_equal(a.h, c.h)
+
+
+def test_softmax_outputs_are_distributions() -> None:
+    _, result = run(ModelSpec(output_size=5), RunOptions(output_activation="softmax", batch_size=4))
+    assert result is not None
+    assert result.y is not None
+    np.testing.assert_allclose(result.y.sum(axis=-1), 1.0, rtol=0, atol=1e-12)
+    assert (result.y > 0).all()
+
+
+def test_sigmoid_does_not_overflow() -> None:
+    a = np.array([-1000.0, -30.0, 0.0, 30.0, 1000.0])
+    HIDDEN_ACTIVATIONS["sigmoid"](a)
+    np.testing.assert_allclose(a, [0.0, 1 / (1 + np.exp(30.0)), 0.5, 1 / (1 + np.exp(-30.0)), 1.0])
+
+
+sizes = st.integers(min_value=1, max_value=9)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    b=sizes,
+    t=sizes,
+    i=sizes,
+    h=sizes,
+    o=st.integers(min_value=0, max_value=5),
+    hidden=st.sampled_from(sorted(HIDDEN_ACTIVATIONS)),
+    output=st.sampled_from(sorted(OUTPUT_ACTIVATIONS)),
+    outputs=st.sampled_from(["last", "all"]),
+    dtype=st.sampled_from(["float32", "float64"]),
+)
+def test_checks_pass_for_any_valid_sizes(
+    b: int, t: int, i: int, h: int, o: int, hidden: str, output: str, outputs: Any, dtype: Any
+) -> None:
+    options = RunOptions(b, dtype, hidden, output, outputs)
+    report, result = run(ModelSpec(t, i, h, o), options, check=True)
+    assert report.ok, [c for c in report.checks if not c.ok]
+    assert result is not None
+    assert result.h.dtype == np.dtype(dtype)
+
+
+def corrupt(name: str, shape: Any) -> Any:
+    """A stand-in for shapes.rnn_weights that gives `name` the shape shape(spec)."""
+    original = shapes.rnn_weights
+
+    def rnn_weights(spec: ModelSpec) -> tuple[shapes.Weight, ...]:
+        return tuple(replace(w, shape=shape(spec)) if w.name == name else w for w in original(spec))
+
+    return rnn_weights
+
+
+def test_corrupted_recurrent_matrix_fails_the_check(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(
+        shapes, "rnn_weights", corrupt("W_hh", lambda s: (s.hidden_size, s.hidden_size + 1))
+    )
+    report, result = run(ModelSpec(), RunOptions(), check=True)
+    assert not report.ok
+    assert result is None
+    assert report.checks[0].name == "forward pass runs"
+    assert "could not broadcast" in report.checks[0].actual
+
+
+def test_corrupted_output_matrix_fails_the_y_shape_check(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(
+        shapes, "rnn_weights", corrupt("W_yh", lambda s: (s.hidden_size, s.output_size + 1))
+    )
+    report, _ = run(ModelSpec(), RunOptions(), check=True)
+    failed = {c.name: c for c in report.checks if not c.ok}
+    assert set(failed) == {"y: outputs (last) shape"}
+    assert (
+        failed["y: outputs (last) shape"].expected,
+        failed["y: outputs (last) shape"].actual,
+    ) == (
+        [2, 1],
+        [2, 2],
+    )
+
+
+def test_pass_that_skips_a_weight_fails_the_count_check(monkeypatch: pytest.MonkeyPatch) -> None:
+    from rnncalc import forward
+
+    real = forward.rnn_forward
+
+    def forgetful(weights: Any, *args: Any, **kwargs: Any) -> Any:
+        h, _ = real({k: weights[k] for k in ("W_xh", "W_hh", "b_h")}, *args, **kwargs)
+        return h, None
+
+    monkeypatch.setattr(forward, "rnn_forward", forgetful)
+    report, _ = run(ModelSpec(), RunOptions(), check=True)
+    failed = {c.name: (c.expected, c.actual) for c in report.checks if not c.ok}
+    assert failed == {
+        "y: outputs (last) shape": ([2, 1], None),
+        "parameters used = params total": (28, 24),
+    }
+
+
+@pytest.mark.parametrize("threads", [2, 3, 5])
+def test_threaded_pass_equals_single_threaded(threads: int) -> None:
+    ref = reference("relu_all_sigmoid")
+    x = np.concatenate([ref["x"]] * 3)  # 9 sequences, split unevenly
+    one = [a.copy() for a in rnn_forward(ref, x, "relu", "sigmoid", "all", threads=1)]
+    many = rnn_forward(ref, x, "relu", "sigmoid", "all", threads=threads)
+    for a, b in zip(one, many, strict=True):
+        assert b is not None
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(many[0][:3], ref["h"], rtol=0, atol=1e-12)
+
+
+def test_batch_chunks() -> None:
+    from rnncalc.forward import _batch_chunks
+
+    assert _batch_chunks(9, 512, 2) == [slice(0, 4), slice(4, 9)]
+    assert _batch_chunks(1, 512, 4) == [slice(0, 1)]
+    assert _batch_chunks(256, 512, None) in ([slice(0, 256)], [slice(0, 128), slice(128, 256)])
+    assert _batch_chunks(64, 256, None) == [slice(0, 64)]  # too small a step to split
