@@ -30,11 +30,14 @@ class ModelCount:
 
     @property
     def subtotals(self) -> dict[str, int]:
-        """Element counts per part ("recurrent"/"hidden", "output"), in weight order."""
-        parts: dict[str, int] = {}
+        """Element counts per group, in weight order: "recurrent" (or "layer 0 forward" and
+        so on for stacked and bidirectional networks), "hidden" (or "hidden layer 1" ...) and
+        "output".
+        """
+        groups: dict[str, int] = {}
         for w in self.weights:
-            parts[w.part] = parts.get(w.part, 0) + w.count
-        return parts
+            groups[w.group] = groups.get(w.group, 0) + w.count
+        return groups
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from .counts import ParamsReport
-from .shapes import Weight
+from .shapes import Weight, layer_inputs
+from .spec import ModelSpec
+
+#: Roles of tensors that are added, not multiplied: a formula groups them with their matrix.
+BIAS_ROLES = frozenset({"input_bias", "recurrent_bias", "biases", "output_bias"})
 
 
 @dataclass(frozen=True)
@@ -24,11 +28,26 @@ class Formula:
 
 
 @dataclass(frozen=True)
+class GroupFormula:
+    """The closed form of one layer and direction (or the output layer), with its total."""
+
+    group: str
+    symbolic: str
+    numeric: str
+    total: int
+
+
+@dataclass(frozen=True)
 class Explanation:
-    """Both models' formulas and why they scale differently with T."""
+    """Both models' formulas, each layer's closed form, the conventions' differences, and
+    why the two models scale differently with T.
+    """
 
     rnn: Formula
     dense: Formula
+    groups: tuple[GroupFormula, ...]
+    notes: tuple[str, ...]
+    dense_definition: str
     scaling: str
 
 
@@ -40,30 +59,126 @@ def formula(weights: tuple[Weight, ...]) -> Formula:
     """
     symbolic: list[str] = []
     numeric: list[str] = []
-    for part in dict.fromkeys(w.part for w in weights):
-        groups = _groups(tuple(w for w in weights if w.part == part))
+    for group in dict.fromkeys(w.group for w in weights):
+        groups = _groups(tuple(w for w in weights if w.group == group))
         symbolic.append(_join(groups, _symbolic_term))
         numeric.append(_join(groups, _numeric_term))
     return Formula(" + ".join(symbolic), " + ".join(numeric), sum(w.count for w in weights))
 
 
 def explain(report: ParamsReport) -> Explanation:
-    """Formulas for both models and one sentence on how they grow with T."""
+    """Formulas for both models, per-layer closed forms, notes, and how they grow with T."""
+    spec = report.spec
+    t, d = spec.timesteps, spec.directions
     first = report.dense.weights[0]
-    t = report.spec.timesteps
+    width = "T·H" if d == 1 else "T·D·H"
     scaling = (
         f"The RNN reuses the same weights at each of its T = {t} steps, so T appears nowhere "
-        f"in its count; the dense network reads all T·I inputs at once into T·H hidden units, "
-        f"so its first matrix alone holds T²·I·H = {first.count} weights and its count grows "
-        f"with T²."
+        f"in its count; the dense network reads all T·I inputs at once into {width} hidden "
+        f"units, so its first matrix alone holds T²·I·{'D·' if d > 1 else ''}H = "
+        f"{first.count:,} weights and its count grows with T²."
     )
-    return Explanation(formula(report.rnn.weights), formula(report.dense.weights), scaling)
+    hidden = t * d * spec.hidden_size
+    dense_definition = (
+        f"The dense equivalent is an MLP over the flattened input (T·I = "
+        f"{t * spec.input_size:,} units) with {spec.layers} hidden layer"
+        f"{'s' if spec.layers > 1 else ''} of {width} = {hidden:,} units (one unit per RNN "
+        f"hidden unit per step{' and direction' if d > 1 else ''}), "
+        + (f"then O = {spec.output_size} outputs." if spec.output_size else "and no output layer.")
+    )
+    return Explanation(
+        formula(report.rnn.weights),
+        formula(report.dense.weights),
+        group_formulas(report),
+        notes(spec),
+        dense_definition,
+        scaling,
+    )
+
+
+def group_formulas(report: ParamsReport) -> tuple[GroupFormula, ...]:
+    """Each layer and direction in closed form, e.g. PyTorch's LSTM: 4·H·(I + H) + 2·4·H.
+
+    The letters and numbers come from the spec; the total is summed over the group's
+    tensors in the shape list, and a test evaluates the numbers against it.
+    """
+    spec = report.spec
+    g, h, p = spec.gates, spec.hidden_size, spec.proj_size
+    biases = (
+        0 if not spec.bias else 2 if spec.convention == "pytorch" or spec.keras_reset_after else 1
+    )
+    state = ("P", p) if p else ("H", h)
+    formulas = []
+    for group in dict.fromkeys(w.group for w in report.rnn.weights):
+        members = [w for w in report.rnn.weights if w.group == group]
+        total = sum(w.count for w in members)
+        if group == "output":
+            matrix = members[0]
+            features = matrix.symbols[1] if matrix.transposed else matrix.symbols[0]
+            size = matrix.shape[1] if matrix.transposed else matrix.shape[0]
+            symbolic = f"{features}·O + O"
+            numeric = f"{size}·{spec.output_size} + {spec.output_size}"
+        else:
+            inputs, letter = layer_inputs(spec, members[0].layer)
+            gates = (f"{g}·", f"{g}·") if g > 1 else ("", "")
+            symbolic = f"{gates[0]}H·({letter} + {state[0]})"
+            numeric = f"{gates[1]}{h}·({inputs} + {state[1]})"
+            if biases:
+                symbolic += " + " + (f"{biases}·" if biases > 1 else "") + f"{gates[0]}H"
+                numeric += " + " + (f"{biases}·" if biases > 1 else "") + f"{gates[1]}{h}"
+            if p:
+                symbolic += " + P·H"
+                numeric += f" + {p}·{h}"
+        formulas.append(GroupFormula(group, symbolic, numeric, total))
+    return tuple(formulas)
+
+
+def notes(spec: ModelSpec) -> tuple[str, ...]:
+    """What sets this model's count apart: each convention's difference, named."""
+    g, h = spec.gates, spec.hidden_size
+    found = []
+    if spec.convention == "pytorch" and spec.bias:
+        found.append(
+            f"PyTorch keeps two bias vectors per layer and direction, bias_ih and bias_hh, "
+            f"where the seed and Keras keep one: 2·{g}·H = {2 * g * h} instead of {g * h}."
+        )
+    if spec.keras_reset_after and spec.bias:
+        found.append(
+            f"Keras's GRU defaults to reset_after=True: its bias is (2, 3·H), an input and a "
+            f"recurrent bias, 3·H = {3 * h} more per layer and direction than the textbook "
+            f"GRU (--no-reset-after), as PyTorch's GRU also has."
+        )
+    if spec.cell == "gru" and spec.convention == "seed":
+        found.append(
+            "The seed convention's GRU is the textbook one: one bias per gate, and the reset "
+            "gate acts on h_{t-1} before W_hn."
+        )
+    if spec.proj_size:
+        found.append(
+            f"With proj_size P = {spec.proj_size}, weight_hh is (4·H, P) and weight_hr (P, H) "
+            f"projects h_t down to P features, which the next layer and the head see."
+        )
+    if spec.layers > 1:
+        features, letter = layer_inputs(spec, 1)
+        found.append(
+            f"Layers after the first read the {letter} = {features} features of the layer "
+            f"below, not I = {spec.input_size}."
+        )
+    if spec.bidirectional:
+        found.append(
+            "A bidirectional layer holds two independent directions, forward and backward, "
+            "of the same shapes; stacked, the next layer's inputs double too, so the total is "
+            "more than twice a unidirectional stack."
+        )
+    if not spec.bias:
+        found.append("--no-bias drops the recurrent biases; the output layer keeps its bias.")
+    return tuple(found)
 
 
 def _groups(weights: tuple[Weight, ...]) -> list[list[Weight]]:
     groups: list[list[Weight]] = []
     for w in weights:
-        if len(w.shape) == 1 and groups:
+        if w.role in BIAS_ROLES and groups:
             groups[-1].append(w)
         else:
             groups.append([w])

@@ -1,82 +1,62 @@
-"""The seed's RNN run in NumPy, and the check that proves the calculator's shapes by running them.
+"""Run a network in NumPy on the calculator's shapes, and prove the shapes by running them.
 
-The only module of rnncalc that imports numpy.  Every array is created with a shape taken
-from :mod:`rnncalc.shapes`; the checks compare what the pass produced with what the sizes
-alone predict, so a wrong shape in the shape source shows up as a failed check.
+Every array is created with a shape taken from :mod:`rnncalc.shapes`, in the spec's
+convention; the checks compare what the pass produced with what the sizes alone predict,
+so a wrong shape in the shape source shows up as a failed check.  The kernels live in
+:mod:`rnncalc.engine`.
 
-Conventions are the seed's: row vectors, ``x_t W_xh`` with W_xh of shape (I, H), inputs
-batch first, x of shape (B, T, I).
+Conventions are the seed's: row vectors, inputs batch first, x of shape (B, T, I).
 """
 
 from __future__ import annotations
 
-import contextlib
-import functools
-import itertools
 import math
-import os
 import statistics
 import time
-from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import numpy as np
-import numpy.typing as npt
 
-from . import shapes
+from . import engine, shapes
 from .counts import count_params
+from .engine import (
+    HIDDEN_ACTIVATIONS,
+    OUTPUT_ACTIVATIONS,
+    Array,
+    Outputs,
+    Workspace,
+    assemble,
+    network_forward,
+    stepwise_forward,
+)
 from .shapes import Weight
 from .spec import ModelSpec
 
-Array = npt.NDArray[Any]
+__all__ = [
+    "HIDDEN_ACTIVATIONS",
+    "OUTPUT_ACTIVATIONS",
+    "Array",
+    "Check",
+    "ForwardReport",
+    "RunOptions",
+    "RunResult",
+    "Timing",
+    "Workspace",
+    "dense_forward",
+    "estimate_bytes",
+    "init_weights",
+    "pass_flops",
+    "rnn_forward",
+    "run",
+]
+
 DType = Literal["float32", "float64"]
-Outputs = Literal["last", "all"]
 
 #: Largest acceptable difference between two computations of the same hidden states,
 #: relative to the largest magnitude among them (and at least 1).
 TOLERANCE: dict[str, float] = {"float32": 1e-5, "float64": 1e-12}
-
-
-def _tanh(a: Array) -> None:
-    np.tanh(a, out=a)
-
-
-def _relu(a: Array) -> None:
-    np.maximum(a, 0, out=a)
-
-
-def _sigmoid(a: Array) -> None:
-    # 1 / (1 + e^-a) for a >= 0 and e^a / (1 + e^a) below: e^-|a| never overflows, and
-    # tiny results keep their relative precision.
-    e = np.exp(-np.abs(a))
-    np.divide(np.where(a >= 0, 1.0, e), 1.0 + e, out=a)
-
-
-def _identity(a: Array) -> None:
-    return None
-
-
-def _softmax(a: Array) -> None:
-    a -= a.max(axis=-1, keepdims=True)
-    np.exp(a, out=a)
-    a /= a.sum(axis=-1, keepdims=True)
-
-
-#: Activations applied in place; softmax acts along the last axis (the O outputs).
-HIDDEN_ACTIVATIONS: dict[str, Callable[[Array], None]] = {
-    "tanh": _tanh,
-    "relu": _relu,
-    "sigmoid": _sigmoid,
-    "identity": _identity,
-}
-OUTPUT_ACTIVATIONS: dict[str, Callable[[Array], None]] = {
-    "identity": _identity,
-    "tanh": _tanh,
-    "sigmoid": _sigmoid,
-    "softmax": _softmax,
-}
 
 
 @dataclass(frozen=True)
@@ -135,7 +115,7 @@ class ForwardReport:
 
 @dataclass
 class RunResult:
-    """The arrays of one run: inputs, weights, all hidden states and the output."""
+    """The arrays of one run: inputs, weights by name, the top layer's outputs and y."""
 
     x: Array
     weights: dict[str, Array]
@@ -174,78 +154,24 @@ class UsageRecorder(Mapping[str, Array]):
         return sum(self._arrays[name].size for name in self.read)
 
 
-class Workspace:
-    """Buffers reused by repeated passes, so that timing measures arithmetic, not allocation."""
-
-    def __init__(self) -> None:
-        self._arrays: dict[str, Array] = {}
-
-    def get(self, name: str, shape: tuple[int, ...], dtype: np.dtype[Any]) -> Array:
-        """An uninitialised array of this shape and dtype, the same one on every call."""
-        array = self._arrays.get(name)
-        if array is None or array.shape != shape or array.dtype != dtype:
-            array = self._arrays[name] = np.empty(shape, dtype)
-        return array
-
-
-def separate(spec: ModelSpec) -> ModelSpec:
-    """The spec in separate notation, the one the pass and weight files use."""
-    return replace(spec, notation="separate")
-
-
 def init_weights(
-    weights: tuple[Weight, ...], rng: np.random.Generator, dtype: str
+    weights: tuple[Weight, ...], rng: np.random.Generator, dtype: str, hidden_size: int = 1
 ) -> dict[str, Array]:
-    """Random arrays with the listed shapes, U(-1/sqrt(n), 1/sqrt(n)) for n inputs to a layer.
+    """Random arrays with the listed shapes.
 
-    A bias takes the bound of the matrix before it, as ``torch.nn.Linear`` initialises.
+    Recurrent tensors draw from U(-1/sqrt(H), 1/sqrt(H)) as ``torch.nn.RNN`` initialises
+    them; dense and output layers from U(-1/sqrt(n), 1/sqrt(n)) for n inputs, as
+    ``torch.nn.Linear`` does (a bias takes its matrix's bound).
     """
     arrays: dict[str, Array] = {}
     bound = 1.0
     for w in weights:
-        if len(w.shape) == 2:
-            bound = 1.0 / math.sqrt(w.shape[0])
+        if w.part == "recurrent":
+            bound = 1.0 / math.sqrt(hidden_size)
+        elif w.role in ("input", "hidden", "output"):
+            bound = 1.0 / math.sqrt(w.shape[1] if w.transposed else w.shape[0])
         arrays[w.name] = rng.uniform(-bound, bound, w.shape).astype(dtype)
     return arrays
-
-
-def pass_flops(spec: ModelSpec, batch: int, outputs: Outputs) -> int:
-    """Matmul FLOPs of one pass, 2 per multiply-add: 2*B*T*(I*H + H*H) plus the output layer.
-
-    Counted from the shape list: the input and recurrent matrices act at each of the T
-    steps, the output matrix once (``last``) or at each step (``all``).
-    """
-    flops = 0
-    for w in shapes.rnn_weights(separate(spec)):
-        if w.role in ("input", "recurrent"):
-            flops += 2 * batch * spec.timesteps * w.count
-        elif w.role == "output":
-            flops += 2 * batch * (spec.timesteps if outputs == "all" else 1) * w.count
-    return flops
-
-
-def estimate_bytes(spec: ModelSpec, options: RunOptions, check: bool) -> int:
-    """Bytes of the arrays a run allocates, from the shape list, before allocating them.
-
-    The fast pass holds x, the weights, the input projections (B*T*H), the hidden states
-    with a column of ones for the folded bias (T*B*(H+1)), [W_hh; b_h] and y.  The check
-    adds the step-by-step and concatenated passes (B*T*H each, plus W_h) and the dense
-    equivalent (its weights and its B*T*H hidden layer).
-    """
-    b, t, i, h, o = (
-        options.batch_size,
-        spec.timesteps,
-        spec.input_size,
-        spec.hidden_size,
-        spec.output_size,
-    )
-    report = count_params(separate(spec))
-    y = b * o * (t if options.outputs == "all" else 1)
-    elements = report.rnn.total + b * t * i + b * t * h + t * b * (h + 1) + (h + 1) * h + y
-    if check:
-        concat = count_params(replace(spec, notation="concat")).rnn.weights[0].count
-        elements += 2 * b * t * h + concat + b * (h + i) + report.dense.total + b * t * h + b * o
-    return elements * np.dtype(options.dtype).itemsize
 
 
 def rnn_forward(
@@ -257,161 +183,76 @@ def rnn_forward(
     workspace: Workspace | None = None,
     threads: int | None = None,
 ) -> tuple[Array, Array | None]:
-    """Run h_t = f_h(x_t W_xh + h_{t-1} W_hh + b_h), y = f_y(h W_yh + b_y) on x (B, T, I).
+    """The seed's vanilla RNN on x (B, T, I) with weights by the seed's names.
 
-    Returns the hidden states (B, T, H) and y: (B, O) for ``last``, (B, T, O) for ``all``,
-    None without an output layer.  The returned arrays are views into ``workspace``.
-
-    Fast: one GEMM projects the inputs of all timesteps; each step is then one GEMM of
-    [h_{t-1}, 1] with [W_hh; b_h] (the bias folded in), one addition and the activation,
-    in preallocated buffers.  The sequences of a batch are independent, so a large batch is
-    split across ``threads`` threads (default: one per CPU), each running single-threaded
-    BLAS on its share: no synchronisation at every step, and the element-wise work runs on
-    every core too.
+    W_xh (I, H), W_hh (H, H), b_h (H,) and, for an output layer, W_yh (H, O), b_y (O,).
+    Returns the hidden states (B, T, H) and y ((B, O), (B, T, O) or None).  For other
+    cells and conventions, use :func:`run` or :func:`rnncalc.engine.network_forward`.
     """
-    ws = workspace or Workspace()
-    f_h = HIDDEN_ACTIVATIONS[hidden_activation]
-    w_xh, w_hh, b_h = weights["W_xh"], weights["W_hh"], weights["b_h"]
-    batch, steps, _ = x.shape
-    hidden = w_xh.shape[1]
-    dtype = np.result_type(x, w_xh)
-    z = ws.get("z", (batch, steps, hidden), dtype)
-    w_aug = ws.get("w_aug", (hidden + 1, hidden), dtype)
-    w_aug[:hidden] = w_hh
-    w_aug[hidden] = b_h
-    hs = ws.get("hs", (steps, batch, hidden + 1), dtype)
-    hs[:, :, hidden] = 1
-    h = hs[:, :, :hidden]  # time-major hidden states (T, B, H)
-
-    def recur(rows: slice) -> None:
-        _recur(x[rows], w_xh, w_aug, b_h, z[rows], hs[:, rows], f_h)
-
-    chunks = _batch_chunks(batch, hidden, threads)
-    if len(chunks) == 1:
-        recur(chunks[0])
-    else:
-        with _single_threaded_blas(), ThreadPoolExecutor(len(chunks)) as pool:
-            for done in [pool.submit(recur, rows) for rows in chunks]:
-                done.result()
-    if "W_yh" not in weights:
-        return h.transpose(1, 0, 2), None
-    w_yh, b_y = weights["W_yh"], weights["b_y"]
-    if outputs == "last":
-        y = h[steps - 1] @ w_yh
-    else:
-        y = (h.reshape(steps * batch, hidden) @ w_yh).reshape(steps, batch, -1).transpose(1, 0, 2)
-    y += b_y
-    OUTPUT_ACTIVATIONS[output_activation](y)
-    return h.transpose(1, 0, 2), y
+    i, h = weights["W_xh"].shape
+    o = weights["W_yh"].shape[1] if "W_yh" in weights else 0
+    spec = ModelSpec(x.shape[1], i, h, o)
+    net = assemble(spec, weights, np.result_type(x, weights["W_xh"]))
+    return network_forward(
+        net, x, hidden_activation, output_activation, outputs, workspace, threads
+    )
 
 
-def _recur(
-    x: Array,
-    w_xh: Array,
-    w_aug: Array,
-    b_h: Array,
-    z: Array,
-    hs: Array,
-    f_h: Callable[[Array], None],
-) -> None:
-    """The recurrence for some rows of the batch, into z (B, T, H) and hs (T, B, H+1)."""
-    batch, steps, inputs = x.shape
-    hidden = w_xh.shape[1]
-    np.matmul(x.reshape(batch * steps, inputs), w_xh, out=z.reshape(batch * steps, hidden))
-    h = hs[:, :, :hidden]
-    np.add(z[:, 0], b_h, out=h[0])
-    f_h(h[0])
-    for t in range(1, steps):
-        h_t = h[t]
-        np.matmul(hs[t - 1], w_aug, out=h_t)
-        h_t += z[:, t]
-        f_h(h_t)
+def pass_flops(spec: ModelSpec, batch: int, outputs: Outputs) -> int:
+    """Matmul FLOPs of one pass, 2 per multiply-add, counted from the shape list.
+
+    Input, recurrent and projection matrices act at each of the T steps (for the vanilla
+    RNN: 2*B*T*(I*H + H*H)); the output matrix once (``last``) or at each step (``all``).
+    """
+    flops = 0
+    for w in shapes.rnn_weights(spec):
+        if w.role in ("input", "recurrent", "input_recurrent", "projection"):
+            flops += 2 * batch * spec.timesteps * w.count
+        elif w.role == "output":
+            flops += 2 * batch * (spec.timesteps if outputs == "all" else 1) * w.count
+    return flops
 
 
-#: Split the batch only when each thread's recurrent GEMM per step has at least this many
-#: multiply-adds.  Below it, BLAS's own threads do better: idle BLAS workers keep spinning
-#: for a while after their thread count is lowered, and the split pays that back only on
-#: large steps (measured with tests/benchmarks/forward.py on 2 cores).
-_SPLIT_MIN_MACS = 1 << 23
+def estimate_bytes(spec: ModelSpec, options: RunOptions, check: bool) -> int:
+    """Bytes of the arrays a run allocates, estimated from the shape list before allocating.
 
-
-def _batch_chunks(batch: int, hidden: int, threads: int | None) -> list[slice]:
-    """Split the batch into contiguous row ranges, one per thread."""
-    if threads is None:
-        threads = _usable_cpus()
-        if (batch // threads) * hidden * hidden < _SPLIT_MIN_MACS or _blas_controller() is None:
-            threads = 1
-    count = max(1, min(threads, batch))
-    bounds = [batch * k // count for k in range(count + 1)]
-    return [slice(lo, hi) for lo, hi in itertools.pairwise(bounds)]
-
-
-def _usable_cpus() -> int:
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
-
-
-@functools.cache
-def _blas_controller() -> Any:
-    """threadpoolctl's handle on NumPy's BLAS, or None when it cannot set the thread count."""
-    from threadpoolctl import ThreadpoolController
-
-    blas = ThreadpoolController().select(user_api="blas")
-    return blas if blas.lib_controllers else None
-
-
-@contextlib.contextmanager
-def _single_threaded_blas() -> Iterator[None]:
-    """BLAS on one thread inside the block, so that our threads do not oversubscribe."""
-    controller = _blas_controller()
-    if controller is None:
-        yield
-        return
-    with controller.limit(limits=1):
-        yield
-
-
-def rnn_forward_stepwise(
-    weights: Mapping[str, Array], x: Array, hidden_activation: str = "tanh"
-) -> list[Array]:
-    """The seed's equations taken literally, one step at a time: the list of every h_t."""
-    f_h = HIDDEN_ACTIVATIONS[hidden_activation]
-    w_xh, w_hh, b_h = weights["W_xh"], weights["W_hh"], weights["b_h"]
-    h = np.zeros((x.shape[0], w_hh.shape[0]), np.result_type(x, w_hh))
-    states = []
-    for t in range(x.shape[1]):
-        h = x[:, t] @ w_xh + h @ w_hh + b_h
-        f_h(h)
-        states.append(h)
-    return states
-
-
-def rnn_forward_concat(w_h: Array, b_h: Array, x: Array, hidden_activation: str = "tanh") -> Array:
-    """The seed's concatenated notation, h_t = f_h([h_{t-1}, x_t] W_h + b_h): states (B, T, H)."""
-    f_h = HIDDEN_ACTIVATIONS[hidden_activation]
-    h = np.zeros((x.shape[0], w_h.shape[1]), np.result_type(x, w_h))
-    states = []
-    for t in range(x.shape[1]):
-        h = np.concatenate([h, x[:, t]], axis=1) @ w_h + b_h
-        f_h(h)
-        states.append(h)
-    return np.stack(states, axis=1)
+    The fast pass holds x, the weights twice (as given and in canonical form), per layer
+    and direction the input projections (B*T*G*H), the states with a column of ones for the
+    folded bias ((T+1)*B*(S+1), S = H or P), [W_h; b_h], two scratch rows and the cell
+    state, the concatenated directions (B*T*D*S) and y.  The check adds two step-by-step
+    passes (B*T*D*S per layer each, plus their per-step temporaries) and the dense
+    equivalent (its weights and B*T*D*H per hidden layer).
+    """
+    b, t = options.batch_size, spec.timesteps
+    g, h, s, d = spec.gates, spec.hidden_size, spec.state_size, spec.directions
+    report = count_params(spec)
+    per_direction = b * t * g * h + (t + 1) * b * (s + 1) + (s + 1) * g * h + 3 * b * g * h
+    y = b * spec.output_size * (t if options.outputs == "all" else 1)
+    elements = 2 * report.rnn.total + b * t * spec.input_size + y
+    elements += spec.layers * (d * per_direction + b * t * d * s)
+    if check:
+        elements += 2 * spec.layers * (b * t * d * s + 4 * b * g * h)
+        elements += report.dense.total + spec.layers * b * t * d * h + b * spec.output_size
+    return elements * np.dtype(options.dtype).itemsize
 
 
 def dense_forward(
     weights: Mapping[str, Array],
     x: Array,
+    layers: int,
     hidden_activation: str = "tanh",
     output_activation: str = "identity",
-) -> tuple[Array, Array | None]:
-    """The dense equivalent on the flattened input (B, T*I): its hidden layer and output."""
-    flat = x.reshape(x.shape[0], -1)
-    hidden = flat @ weights["W_1"] + weights["b_1"]
-    HIDDEN_ACTIVATIONS[hidden_activation](hidden)
-    if "W_2" not in weights:
+) -> tuple[list[Array], Array | None]:
+    """The dense equivalent on the flattened input (B, T*I): its hidden layers and output."""
+    a = x.reshape(x.shape[0], -1)
+    hidden = []
+    for k in range(1, layers + 1):
+        a = a @ weights[f"W_{k}"] + weights[f"b_{k}"]
+        HIDDEN_ACTIVATIONS[hidden_activation](a)
+        hidden.append(a)
+    if f"W_{layers + 1}" not in weights:
         return hidden, None
-    y = hidden @ weights["W_2"] + weights["b_2"]
+    y = a @ weights[f"W_{layers + 1}"] + weights[f"b_{layers + 1}"]
     OUTPUT_ACTIVATIONS[output_activation](y)
     return hidden, y
 
@@ -426,10 +267,10 @@ def run(
 ) -> tuple[ForwardReport, RunResult | None]:
     """Build (or take) weights and inputs, time the fast pass, and with ``check`` prove it.
 
-    A pass that fails (say, because the shape source gave a matrix that does not fit) is
-    reported as a failed check, not raised.
+    ``weights`` are named and shaped as ``shapes.rnn_weights(spec)`` lists them.  A pass
+    that fails (say, because the shape source gave a matrix that does not fit) is reported
+    as a failed check, not raised.
     """
-    spec = separate(spec)
     # One stream each for the weights, the inputs and the dense check: the same seed gives
     # the same x whether or not the weights come from a file.
     weight_rng, input_rng, dense_rng = (
@@ -437,21 +278,22 @@ def run(
     )
     dtype = options.dtype
     if weights is None:
-        weights = init_weights(shapes.rnn_weights(spec), weight_rng, dtype)
+        weights = init_weights(shapes.rnn_weights(spec), weight_rng, dtype, spec.hidden_size)
     if x is None:
         shape = (options.batch_size, spec.timesteps, spec.input_size)
         x = input_rng.standard_normal(shape).astype(dtype)
     arrays = {name: np.asarray(a, dtype) for name, a in weights.items()}
     x = np.asarray(x, dtype)
     produced: dict[str, list[int]] = {"x": list(x.shape)}
-    workspace = Workspace()
     recorder = UsageRecorder(arrays)
+    workspace = Workspace()
     try:
+        net = assemble(spec, recorder, x.dtype)
         times = []
         for _ in range(options.repeat):
             start = time.perf_counter()
-            h, y = rnn_forward(
-                recorder,
+            h, y = network_forward(
+                net,
                 x,
                 options.hidden_activation,
                 options.output_activation,
@@ -469,36 +311,34 @@ def run(
         statistics.median(times), options.repeat, pass_flops(spec, x.shape[0], options.outputs)
     )
     result = RunResult(x, arrays, h, y)
-    checks = _checks(spec, options, result, recorder.elements_read, dense_rng) if check else ()
+    checks: tuple[Check, ...] = ()
+    if check:
+        checks = _checks(spec, options, net, result, recorder.elements_read, dense_rng)
     return ForwardReport(spec, options, checks, produced, timing), result
 
 
 def _checks(
     spec: ModelSpec,
     options: RunOptions,
+    net: engine.Network,
     result: RunResult,
     used: int,
     rng: np.random.Generator,
 ) -> tuple[Check, ...]:
-    b, t, i, hidden, o = (
-        result.x.shape[0],
-        spec.timesteps,
-        spec.input_size,
-        spec.hidden_size,
-        spec.output_size,
-    )
+    b, t, o = result.x.shape[0], spec.timesteps, spec.output_size
+    size = spec.directions * spec.state_size
     report = count_params(spec)
     tolerance = TOLERANCE[options.dtype]
     checks = [
-        _shape_check("x: inputs", (b, t, i), result.x),
-        *_stepwise_checks(result, options, (b, hidden), tolerance),
-        _shape_check("h: hidden states", (b, t, hidden), result.h),
+        _shape_check("x: inputs", (b, t, spec.input_size), result.x),
+        *_stepwise_checks(net, result, options, (b, spec.state_size), tolerance),
+        _shape_check("h: outputs of the top layer", (b, t, size), result.h),
     ]
     if o:
         expected_y = (b, t, o) if options.outputs == "all" else (b, o)
         checks.append(_shape_check(f"y: outputs ({options.outputs})", expected_y, result.y))
     checks.append(_used_check("parameters used = params total", report.rnn.total, used))
-    checks.append(_concat_check(spec, options, result, tolerance))
+    checks.append(_concat_check(spec, net, result, options, tolerance))
     checks.extend(_dense_checks(spec, options, result.x, report.dense.total, rng))
     return tuple(checks)
 
@@ -521,34 +361,50 @@ def _difference_check(name: str, a: Array, b: Array, tolerance: float) -> Check:
 
 
 def _stepwise_checks(
-    result: RunResult, options: RunOptions, expected: tuple[int, ...], tolerance: float
+    net: engine.Network,
+    result: RunResult,
+    options: RunOptions,
+    expected: tuple[int, ...],
+    tolerance: float,
 ) -> list[Check]:
     try:
-        states = rnn_forward_stepwise(result.weights, result.x, options.hidden_activation)
+        states, seen = stepwise_forward(net, result.x, options.hidden_activation)
     except ValueError as error:
         return [Check("h_t: step by step", "runs", f"ValueError: {error}", False)]
-    bad = [(t + 1, s.shape) for t, s in enumerate(states) if s.shape != expected]
-    actual: Any = list(expected) if not bad else f"step {bad[0][0]}: {list(bad[0][1])}"
+    bad = [(k + 1, s) for k, s in enumerate(seen) if s != expected]
+    actual: Any = list(expected) if not bad else f"state {bad[0][0]}: {list(bad[0][1])}"
     return [
-        Check(f"h_t shape at each of {len(states)} steps", list(expected), actual, not bad),
-        _difference_check(
-            "fast pass = step-by-step equations", np.stack(states, axis=1), result.h, tolerance
-        ),
+        Check(f"h_t shape at each of {len(seen)} steps", list(expected), actual, not bad),
+        _difference_check("fast pass = step-by-step equations", states, result.h, tolerance),
     ]
 
 
 def _concat_check(
-    spec: ModelSpec, options: RunOptions, result: RunResult, tolerance: float
+    spec: ModelSpec,
+    net: engine.Network,
+    result: RunResult,
+    options: RunOptions,
+    tolerance: float,
 ) -> Check:
     name = "[h_{t-1}, x_t] W_h = separate form"
     try:
-        w_h_shape = shapes.rnn_weights(replace(spec, notation="concat"))[0].shape
-        w_h = np.empty(w_h_shape, result.h.dtype)
-        w_h[...] = np.vstack([result.weights["W_hh"], result.weights["W_xh"]])
-        states = rnn_forward_concat(w_h, result.weights["b_h"], result.x, options.hidden_activation)
+        if spec.convention == "seed":
+            _check_concat_shapes(spec, net)
+        states, _ = stepwise_forward(net, result.x, options.hidden_activation, "concat")
     except ValueError as error:
         return Check(name, "runs", f"ValueError: {error}", False)
     return _difference_check(name, states, result.h, tolerance)
+
+
+def _check_concat_shapes(spec: ModelSpec, net: engine.Network) -> None:
+    """Raise unless every [W_h; W_x] has the shape the shape source gives W_h in concat."""
+    listed = [
+        w for w in shapes.rnn_weights(replace(spec, notation="concat")) if w.name.startswith("W_h")
+    ]
+    stacked = [np.vstack([p.w_h, p.w_x]) for layer in net.layers for p in layer]
+    for w, array in zip(listed, stacked, strict=True):
+        if array.shape != w.shape:
+            raise ValueError(f"{w.name} would be {array.shape}, the shape source says {w.shape}")
 
 
 def _dense_checks(
@@ -557,10 +413,22 @@ def _dense_checks(
     b, t = x.shape[0], spec.timesteps
     weights = UsageRecorder(init_weights(shapes.dense_weights(spec), rng, options.dtype))
     try:
-        hidden, y = dense_forward(weights, x, options.hidden_activation, options.output_activation)
-    except ValueError as error:
-        return [Check("dense equivalent runs", "no error", f"ValueError: {error}", False)]
-    checks = [_shape_check("dense: hidden layer", (b, t * spec.hidden_size), hidden)]
+        hidden, y = dense_forward(
+            weights, x, spec.layers, options.hidden_activation, options.output_activation
+        )
+    except (ValueError, KeyError) as error:
+        return [
+            Check("dense equivalent runs", "no error", f"{type(error).__name__}: {error}", False)
+        ]
+    width = t * spec.directions * spec.hidden_size
+    checks = [
+        _shape_check(
+            f"dense: hidden layer {k + 1}" if spec.layers > 1 else "dense: hidden layer",
+            (b, width),
+            a,
+        )
+        for k, a in enumerate(hidden)
+    ]
     if spec.output_size:
         checks.append(_shape_check("dense: outputs", (b, spec.output_size), y))
     checks.append(

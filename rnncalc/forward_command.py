@@ -18,7 +18,8 @@ from .options import (
     format_option,
     given,
     int_option,
-    make_spec,
+    model_options,
+    model_spec,
     size_options,
 )
 from .units import format_bytes
@@ -30,7 +31,15 @@ if TYPE_CHECKING:
 #: them; the names live here so that parsing options does not import numpy).
 HIDDEN_ACTIVATION_NAMES = ("tanh", "relu", "sigmoid", "identity")
 OUTPUT_ACTIVATION_NAMES = ("identity", "tanh", "sigmoid", "softmax")
-SIZE_FIELDS = ("batch_size", "timesteps", "input_size", "hidden_size", "output_size")
+SIZE_FIELDS = (
+    "batch_size",
+    "timesteps",
+    "input_size",
+    "hidden_size",
+    "output_size",
+    "proj_size",
+)
+MODEL_FIELDS = ("cell", "layers", "bidirectional", "convention", "bias", "reset_after", "notation")
 
 
 @click.command(context_settings=CONTEXT)
@@ -38,6 +47,7 @@ SIZE_FIELDS = ("batch_size", "timesteps", "input_size", "hidden_size", "output_s
     "--check", is_flag=True, help="Prove the shapes: compare every prediction with the run."
 )
 @size_options
+@model_options
 @int_option("-B", "--batch-size", default=2, minimum=1, text="Sequences per batch B.")
 @int_option(
     "--seed",
@@ -67,7 +77,8 @@ SIZE_FIELDS = ("batch_size", "timesteps", "input_size", "hidden_size", "output_s
 @file_option(
     "--weights",
     "weights_path",
-    "An .npz of W_xh (I,H), W_hh (H,H), b_h (H,), W_yh (H,O), b_y (O,); sizes come from it.",
+    "An .npz of weights by the convention's names (seed: W_xh, W_hh, b_h, W_yh, b_y); sizes "
+    "come from it.",
 )
 @file_option(
     "--inputs",
@@ -77,7 +88,7 @@ SIZE_FIELDS = ("batch_size", "timesteps", "input_size", "hidden_size", "output_s
 @file_option(
     "--save",
     "save_path",
-    "Write the weights, x, h (B, T, H) and y to this .npz, whole or not at all.",
+    "Write the weights, x, h (B, T, D*H) and y to this .npz, whole or not at all.",
 )
 @click.option(
     "--max-memory",
@@ -101,35 +112,43 @@ def forward(
     fmt: str,
     **options: Any,
 ) -> None:
-    """Run the RNN in NumPy on the shapes rnncalc predicts, and with --check prove them.
+    """Run the network in NumPy on the shapes rnncalc predicts, and with --check prove them.
 
-    Builds weights with the shapes `rnncalc params` lists, runs h_0 = 0,
-    h_t = f_h(x_t W_xh + h_{t-1} W_hh + b_h), y = f_y(h W_yh + b_y), and times it.
-    With --check it compares the shapes of x, every h_t, all hidden states and y, and the
-    number of parameters the pass read, with the predictions; reruns the equations step by
-    step and in the concatenated form [h_{t-1}, x_t] W_h; and runs the dense equivalent.
+    Builds weights with the shapes `rnncalc params` lists (in the chosen convention), runs
+    h_0 = 0, h_t = f_h(x_t W_xh + h_{t-1} W_hh + b_h) (or the LSTM's or GRU's equations,
+    layer by layer and in both directions), y = f_y(h W_yh + b_y), and times it.
+    With --check it compares the shapes of x, every h_t, the top layer's outputs and y, and
+    the number of parameters the pass read, with the predictions; reruns the equations step
+    by step and in the concatenated form [h_{t-1}, x_t] W_h; and runs the dense equivalent.
     Exit code 0 when every check passes, 1 when one fails, 2 for bad input.
 
     \b
     Examples:
       rnncalc forward --check                    # the seed's example, proved
       rnncalc forward --check -T 50 -H 64 -B 8 --dtype float32
+      rnncalc forward --check -c lstm -L 2 --bidirectional --convention pytorch
       rnncalc forward -B 64 -T 100 -I 128 -H 256 --repeat 20 -f json | jq .timing
       rnncalc forward --check --weights w.npz --inputs x.npy --save out.npz
     """
     from . import forward as fw
-    from . import weightfiles as files
     from .render_forward import forward_json, forward_table
 
     if save_path is not None and not save_path.parent.resolve().is_dir():
         raise click.BadParameter(f"folder {save_path.parent} does not exist", param_hint="'--save'")
-    weights, x, sizes = _read_files(
-        weights_path, inputs_path, {f: options.pop(f) for f in SIZE_FIELDS}, ctx
-    )
-    spec = make_spec(**{f: sizes[f] for f in SIZE_FIELDS if f != "batch_size"})
+    model = {f: options.pop(f) for f in MODEL_FIELDS}
+    if model["cell"] != "rnn" and options["hidden_activation"] != "tanh":
+        raise click.UsageError(
+            "--hidden-activation applies to --cell rnn only: LSTM and GRU gates use sigmoid "
+            "and tanh as the frameworks define them."
+        )
+    sizes = {f: options.pop(f) for f in SIZE_FIELDS}
+    weights, x, sizes = _read_files(ctx, weights_path, inputs_path, sizes, model)
+    spec = model_spec(ctx, **{f: v for f, v in sizes.items() if f != "batch_size"}, **model)
     if weights is not None and weights_path is not None:
+        from .weightfiles import match_weights
+
         with file_errors("--weights"):
-            unknown = files.check_weights(weights_path, weights, shapes.rnn_weights(spec))
+            weights, unknown = match_weights(weights_path, weights, shapes.rnn_weights(spec))
         if unknown:
             click.echo(f"rnncalc: ignoring {', '.join(unknown)} in {weights_path}", err=True)
     run_options = fw.RunOptions(batch_size=sizes["batch_size"], **options)
@@ -151,10 +170,11 @@ def forward(
 
 
 def _read_files(
+    ctx: click.Context,
     weights_path: Path | None,
     inputs_path: Path | None,
     sizes: dict[str, int],
-    ctx: click.Context,
+    model: dict[str, Any],
 ) -> tuple[dict[str, Array] | None, Array | None, dict[str, int]]:
     """Load the weights and inputs files and settle the sizes with the size options."""
     from . import weightfiles as files
@@ -162,9 +182,13 @@ def _read_files(
     found: files.Found = {}
     weights = x = None
     if weights_path is not None:
+        # The names of a model's tensors do not depend on its sizes: any valid ones will do.
+        probe = model_spec(
+            ctx, hidden_size=sizes["proj_size"] + 1, **model, proj_size=sizes["proj_size"]
+        )
         with file_errors("--weights"):
             weights = files.load_weights(weights_path)
-            found = files.sizes_from_weights(weights_path, weights)
+            found = files.sizes_from_weights(weights_path, weights, probe)
     if inputs_path is not None:
         with file_errors("--inputs"):
             x = files.load_inputs(inputs_path)

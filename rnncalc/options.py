@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 import click
 
-from .spec import ModelSpec, SpecError
+from .spec import CELLS, CONVENTIONS, NOTATIONS, ModelSpec, SpecError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -33,6 +33,71 @@ def size_options(func: F) -> F:
     for short, long, default, minimum, text in reversed(SIZE_OPTIONS):
         func = int_option(short, long, default=default, minimum=minimum, text=text)(func)
     return func
+
+
+def model_options(func: F) -> F:
+    """Add the model options: cell, layers, directions, convention, biases and variants."""
+    decorators = [
+        choice_option(
+            "-c", "--cell", choices=CELLS, text="rnn (the seed's), lstm (4 gate blocks) or gru (3)."
+        ),
+        int_option("-L", "--layers", default=1, minimum=1, text="Stacked recurrent layers."),
+        click.option(
+            "--bidirectional", is_flag=True, help="A backward copy of every layer (D = 2)."
+        ),
+        choice_option(
+            "--convention",
+            choices=CONVENTIONS,
+            text="Names, shapes and biases as the seed, torch.nn or Keras write them.",
+        ),
+        click.option(
+            "--bias/--no-bias",
+            default=True,
+            show_default=True,
+            help="Recurrent biases (the output layer keeps its own).",
+        ),
+        int_option(
+            "--proj-size",
+            default=0,
+            minimum=0,
+            text="P: PyTorch's LSTM projection of h (--cell lstm --convention pytorch).",
+        ),
+        click.option(
+            "--reset-after/--no-reset-after",
+            default=True,
+            show_default=True,
+            help="Keras's GRU variant (--cell gru --convention keras): two bias vectors.",
+        ),
+        choice_option(
+            "--notation",
+            choices=NOTATIONS,
+            text="separate: W_xh and W_hh; concat: one W_h of shape (H+I) x H on "
+            "[h_{t-1}, x_t] (--convention seed).",
+        ),
+    ]
+    for decorate in reversed(decorators):
+        func = decorate(func)
+    return func
+
+
+#: Model options that apply to one cell and convention only: given explicitly elsewhere, they
+#: are usage errors even at their default value.
+NARROW_OPTIONS = {
+    "proj_size": ("lstm", "pytorch"),
+    "reset_after": ("gru", "keras"),
+}
+
+
+def model_spec(ctx: click.Context, **fields: Any) -> ModelSpec:
+    """Build the ModelSpec, refusing options that do not apply to the chosen model."""
+    for field, (cell, convention) in NARROW_OPTIONS.items():
+        if given(ctx, field) and (
+            fields.get("cell") != cell or fields.get("convention") != convention
+        ):
+            raise click.UsageError(
+                f"{option_name(field)} applies to --cell {cell} --convention {convention} only."
+            )
+    return make_spec(**fields)
 
 
 def int_option(*names: str, default: int, minimum: int, text: str) -> Callable[[F], F]:

@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from .counts import count_params
-from .options import CONTEXT, echo_table, format_option, given, make_spec, size_options
-from .spec import NOTATIONS
+from .options import (
+    CONTEXT,
+    echo_table,
+    format_option,
+    given,
+    model_options,
+    model_spec,
+    size_options,
+)
 
 
 @click.command(context_settings=CONTEXT)
 @size_options
-@click.option(
-    "--notation",
-    type=click.Choice(NOTATIONS),
-    default="separate",
-    show_default=True,
-    help="separate: W_xh and W_hh; concat: one W_h of shape (H+I) x H on [h_{t-1}, x_t].",
-)
+@model_options
 @click.option(
     "--explain", "explain_", is_flag=True, help="Show each formula in letters and in numbers."
 )
@@ -26,20 +29,18 @@ from .spec import NOTATIONS
 @click.pass_context
 def params(
     ctx: click.Context,
-    timesteps: int,
-    input_size: int,
-    hidden_size: int,
-    output_size: int,
-    notation: str,
+    /,
     explain_: bool,
     fmt: str,
     quiet: bool,
+    **model: Any,
 ) -> None:
     """Weight shapes and parameter counts: the RNN against its dense equivalent.
 
     The RNN is the seed's many-to-one network, h_t = f(x_t W_xh + h_{t-1} W_hh + b_h),
-    y = f(h_T W_yh + b_y). The dense equivalent is an MLP over the flattened input:
-    T*I inputs -> T*H hidden units -> O outputs.
+    y = f(h_T W_yh + b_y), or an LSTM or GRU, stacked (-L) and bidirectional, named as
+    the seed, PyTorch or Keras name them. The dense equivalent is an MLP over the
+    flattened input: T*I inputs -> L hidden layers of T*D*H units -> O outputs.
 
     \b
     Examples:
@@ -47,6 +48,8 @@ def params(
       rnncalc params -T 100 -I 32 -H 64   # longer sequences, wider state
       rnncalc params --notation concat    # one W_h of shape (H+I) x H
       rnncalc params --explain            # the formulas, numbers put in
+      rnncalc params -c lstm --convention pytorch -I 300 -H 512 -L 2 -O 0 -q
+      rnncalc params -c gru --convention keras --bidirectional --explain
       rnncalc params -f json | jq .rnn.total
       n=$(rnncalc params -q -H 128)       # a bare integer for scripts
     """
@@ -58,13 +61,7 @@ def params(
         raise click.UsageError("--quiet prints a bare number; it cannot be combined with --format.")
     if explain_ and fmt == "csv":
         raise click.UsageError("--explain adds text; use it with --format table or json, not csv.")
-    spec = make_spec(
-        timesteps=timesteps,
-        input_size=input_size,
-        hidden_size=hidden_size,
-        output_size=output_size,
-        notation=notation,
-    )
+    spec = model_spec(ctx, **model)
     report = count_params(spec)
     if quiet:
         click.echo(report.rnn.total)

@@ -20,13 +20,37 @@ if TYPE_CHECKING:
     from .counts import ModelCount, ParamsReport
     from .formulas import Explanation
     from .shapes import Weight
+    from .spec import ModelSpec
 
 # json.dumps(indent=2) puts each number of a shape on its own line; keep shapes on one.
 _NUMBER_LIST = re.compile(r"\[\n\s+(\d+(?:,\n\s+\d+)*)\n\s+\]")
 _LIST_BREAK = re.compile(r",\n\s+")
 
 MODEL_TITLES = {"rnn": "RNN", "dense": "Dense"}
-PART_TITLES = {"recurrent": "recurrent layer", "hidden": "hidden layer", "output": "output layer"}
+GROUP_TITLES = {"recurrent": "recurrent layer", "hidden": "hidden layer", "output": "output layer"}
+CELL_TITLES = {"rnn": "vanilla RNN", "lstm": "LSTM", "gru": "GRU"}
+
+
+def describe(spec: ModelSpec) -> str:
+    """One line naming the sizes and the model, e.g. for a table's title."""
+    parts = [CELL_TITLES[spec.cell]]
+    if spec.layers > 1:
+        parts.append(f"{spec.layers} layers")
+    if spec.bidirectional:
+        parts.append("bidirectional")
+    parts.append(f"{spec.convention} convention")
+    if spec.notation == "concat":
+        parts.append("concat notation")
+    if spec.proj_size:
+        parts.append(f"P={spec.proj_size}")
+    if spec.cell == "gru" and spec.convention == "keras":
+        parts.append("reset_after" if spec.reset_after else "no reset_after")
+    if not spec.bias:
+        parts.append("no bias")
+    return (
+        f"Parameters for T={spec.timesteps}, I={spec.input_size}, H={spec.hidden_size}, "
+        f"O={spec.output_size}: " + ", ".join(parts)
+    )
 
 
 def params_json(report: ParamsReport, explanation: Explanation | None = None) -> str:
@@ -51,15 +75,29 @@ def to_json(data: dict[str, Any]) -> str:
 
 
 def params_csv(report: ParamsReport) -> str:
-    """A header and one row per weight tensor: model, name, shape, count."""
+    """A header and one row per weight tensor: model, name, shape, count, layer, direction.
+
+    ``layer`` and ``direction`` are empty for the output layer (and direction for the dense
+    model's layers).
+    """
     import csv
 
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["model", "name", "shape", "count"])
+    writer.writerow(["model", "name", "shape", "count", "layer", "direction"])
     for model in (report.rnn, report.dense):
         for w in model.weights:
-            writer.writerow([model.model, w.name, "x".join(map(str, w.shape)), w.count])
+            place = _place(w)
+            writer.writerow(
+                [
+                    model.model,
+                    w.name,
+                    "x".join(map(str, w.shape)),
+                    w.count,
+                    "" if place["layer"] is None else place["layer"],
+                    place["direction"] or "",
+                ]
+            )
     return buffer.getvalue()
 
 
@@ -79,15 +117,7 @@ def params_table(
     from rich.table import Table
     from rich.text import Text
 
-    spec = report.spec
-    table = Table(
-        title=Text(
-            f"Parameters for T={spec.timesteps}, I={spec.input_size}, H={spec.hidden_size}, "
-            f"O={spec.output_size} ({spec.notation} notation)",
-            style="italic",
-        ),
-        title_justify="left",
-    )
+    table = Table(title=Text(describe(report.spec), style="italic"), title_justify="left")
     table.add_column("model")
     table.add_column("tensor")
     table.add_column("role")
@@ -95,12 +125,13 @@ def params_table(
     table.add_column("count", justify="right")
     for model in (report.rnn, report.dense):
         title = MODEL_TITLES[model.model]
-        for w in model.weights:
-            add_row(table, title, w.name, ROLE_DESCRIPTIONS[w.role], _shape(w), f"{w.count:,}")
-        for part, subtotal in model.subtotals.items():
-            add_row(
-                table, "", "", f"subtotal: {PART_TITLES[part]}", "", f"{subtotal:,}", style="dim"
-            )
+        subtotals = model.subtotals
+        for group, subtotal in subtotals.items():
+            for w in (w for w in model.weights if w.group == group):
+                add_row(table, title, w.name, _role(w), _shape(w), f"{w.count:,}")
+            if len(subtotals) > 1:
+                label = f"subtotal: {GROUP_TITLES.get(group, group)}"
+                add_row(table, "", "", label, "", f"{subtotal:,}", style="dim")
         add_row(table, title, "", "total", "", f"{model.total:,}", style="bold cyan", end=True)
     summary = Text(
         f"Dense / RNN = {report.dense.total:,} / {report.rnn.total:,} = {report.ratio:.3g}x"
@@ -122,11 +153,24 @@ def _explanation_text(explanation: Explanation) -> RenderableType:
     from rich.text import Text
 
     text = Text()
+    text.append("\nPer layer and direction:", style="bold")
+    for g in explanation.groups:
+        label = GROUP_TITLES.get(g.group, g.group)
+        text.append(f"\n  {label}: {g.symbolic} = {g.numeric} = {g.total:,}")
     for name, f in (("RNN", explanation.rnn), ("Dense", explanation.dense)):
-        text.append(f"\n{name}:", style="bold")
-        text.append(f"\n  {f.symbolic}\n  = {f.numeric}\n  = {f.total:,}\n")
-    text.append("\n" + explanation.scaling)
+        text.append(f"\n\n{name}:", style="bold")
+        if f.numeric.count("+") > _LONGEST_FORMULA:
+            text.append(f"\n  the sum of its {f.numeric.count('+') + 1} tensors = {f.total:,}")
+        else:
+            text.append(f"\n  {f.symbolic}\n  = {f.numeric}\n  = {f.total:,}")
+    text.append("\n")
+    for note in (*explanation.notes, explanation.dense_definition, explanation.scaling):
+        text.append("\n" + note)
     return text
+
+
+#: Beyond this many terms the seed-style formula of a whole model is summarised.
+_LONGEST_FORMULA = 24
 
 
 def draw(
@@ -172,9 +216,23 @@ def _model_json(model: ModelCount) -> dict[str, Any]:
         "total": model.total,
         "subtotals": model.subtotals,
         "weights": [
-            {"name": w.name, "shape": list(w.shape), "count": w.count} for w in model.weights
+            {"name": w.name, "shape": list(w.shape), "count": w.count, **_place(w)}
+            for w in model.weights
         ],
     }
+
+
+def _place(w: Weight) -> dict[str, Any]:
+    """``layer`` (0-based; None for the output layer) and ``direction`` (recurrent only)."""
+    return {
+        "layer": None if w.part == "output" else w.layer,
+        "direction": w.direction if w.part == "recurrent" else None,
+    }
+
+
+def _role(w: Weight) -> str:
+    role = ROLE_DESCRIPTIONS[w.role]
+    return f"{role} [{','.join(w.gates)}]" if len(w.gates) > 1 else role
 
 
 def _shape(w: Weight) -> str:

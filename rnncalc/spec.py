@@ -1,4 +1,4 @@
-"""The model description: the sizes of the seed's RNN and how its weights are written.
+"""The model description: sizes, cell, stacking and the convention its weights are written in.
 
 Standard library only: this module is imported by every command, including the ones that
 must start fast.
@@ -10,7 +10,14 @@ from dataclasses import dataclass
 from typing import Literal, get_args
 
 Notation = Literal["separate", "concat"]
+Cell = Literal["rnn", "lstm", "gru"]
+Convention = Literal["seed", "pytorch", "keras"]
 NOTATIONS: tuple[str, ...] = get_args(Notation)
+CELLS: tuple[str, ...] = get_args(Cell)
+CONVENTIONS: tuple[str, ...] = get_args(Convention)
+
+#: Gate blocks per cell: 1 for the vanilla RNN, 4 for the LSTM, 3 for the GRU.
+GATE_COUNT = {"rnn": 1, "lstm": 4, "gru": 3}
 
 
 class SpecError(ValueError):
@@ -24,11 +31,16 @@ class SpecError(ValueError):
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """Sizes of a many-to-one RNN, in the seed's letters.
+    """A recurrent network described by its sizes, in the seed's letters.
 
     ``timesteps`` (T), ``input_size`` (I), ``hidden_size`` (H) and ``output_size`` (O);
-    ``output_size=0`` means no output layer at all.  ``notation`` chooses between the seed's
-    two ways of writing the hidden-state update: ``separate`` (W_xh and W_hh) or ``concat``
+    ``output_size=0`` means no output layer at all.  ``cell`` is ``rnn`` (the seed's vanilla
+    RNN), ``lstm`` or ``gru``; ``layers`` stacks cells, ``bidirectional`` adds a backward copy
+    of every layer (D = 2).  ``convention`` names the weights as the seed (``seed``),
+    ``torch.nn`` (``pytorch``) or Keras (``keras``) does; ``bias=False`` drops the recurrent
+    biases (the output layer keeps its own).  ``proj_size`` (P) is PyTorch's LSTM projection,
+    ``reset_after`` Keras's GRU variant with two bias vectors.  ``notation`` chooses between
+    the seed's two ways of writing the update: ``separate`` (W_xh and W_hh) or ``concat``
     (one W_h of shape (H+I) x H acting on [h_{t-1}, x_t]).  The defaults are the seed's
     worked example.
     """
@@ -38,6 +50,13 @@ class ModelSpec:
     hidden_size: int = 3
     output_size: int = 1
     notation: Notation = "separate"
+    cell: Cell = "rnn"
+    layers: int = 1
+    bidirectional: bool = False
+    convention: Convention = "seed"
+    bias: bool = True
+    proj_size: int = 0
+    reset_after: bool = True
 
     def __post_init__(self) -> None:
         for field, minimum in (
@@ -45,18 +64,69 @@ class ModelSpec:
             ("input_size", 1),
             ("hidden_size", 1),
             ("output_size", 0),
+            ("layers", 1),
+            ("proj_size", 0),
         ):
             value = getattr(self, field)
             if isinstance(value, bool) or not isinstance(value, int):
                 raise SpecError(field, f"must be an integer, got {value!r}")
             if value < minimum:
                 raise SpecError(field, f"must be at least {minimum}, got {value}")
-        if self.notation not in NOTATIONS:
+        for field, choices in (
+            ("notation", NOTATIONS),
+            ("cell", CELLS),
+            ("convention", CONVENTIONS),
+        ):
+            if getattr(self, field) not in choices:
+                raise SpecError(
+                    field, f"must be one of {', '.join(choices)}, got {getattr(self, field)!r}"
+                )
+        for field in ("bidirectional", "bias", "reset_after"):
+            if not isinstance(getattr(self, field), bool):
+                raise SpecError(field, f"must be True or False, got {getattr(self, field)!r}")
+        self._check_combination()
+
+    def _check_combination(self) -> None:
+        if self.proj_size and (self.cell != "lstm" or self.convention != "pytorch"):
             raise SpecError(
-                "notation", f"must be one of {', '.join(NOTATIONS)}, got {self.notation!r}"
+                "proj_size",
+                "is PyTorch's LSTM projection: use it with --cell lstm --convention pytorch",
+            )
+        if self.proj_size and self.proj_size >= self.hidden_size:
+            raise SpecError(
+                "proj_size",
+                f"must be smaller than the hidden size {self.hidden_size}, got {self.proj_size}",
+            )
+        if not self.reset_after and (self.cell != "gru" or self.convention != "keras"):
+            raise SpecError(
+                "reset_after", "is Keras's GRU variant: use it with --cell gru --convention keras"
+            )
+        if self.notation == "concat" and self.convention != "seed":
+            raise SpecError(
+                "notation", "concat is the seed's notation: use it with --convention seed"
             )
 
     @property
     def has_output_layer(self) -> bool:
         """Whether the network ends in an output layer (``output_size > 0``)."""
         return self.output_size > 0
+
+    @property
+    def directions(self) -> int:
+        """D: 2 for a bidirectional network, else 1."""
+        return 2 if self.bidirectional else 1
+
+    @property
+    def gates(self) -> int:
+        """G: gate blocks per cell (1, 4 or 3)."""
+        return GATE_COUNT[self.cell]
+
+    @property
+    def state_size(self) -> int:
+        """Features a direction hands on: P with a projection, else H."""
+        return self.proj_size or self.hidden_size
+
+    @property
+    def keras_reset_after(self) -> bool:
+        """Whether this is a Keras GRU with separate input and recurrent biases."""
+        return self.cell == "gru" and self.convention == "keras" and self.reset_after

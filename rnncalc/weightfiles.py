@@ -12,13 +12,16 @@ import os
 import tempfile
 import zipfile
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from . import shapes
 from .shapes import Weight
+from .spec import ModelSpec
 
 Array = npt.NDArray[Any]
 
@@ -75,23 +78,75 @@ def load_inputs(path: Path) -> Array:
     return _numeric(path, "x", data)
 
 
-def sizes_from_weights(path: Path, arrays: Mapping[str, Array]) -> Found:
-    """input_size, hidden_size and output_size read off W_xh and W_yh."""
-    w_xh = arrays.get("W_xh")
-    if w_xh is None or w_xh.ndim != 2 or 0 in w_xh.shape:
-        found = "missing" if w_xh is None else f"shape {tuple(w_xh.shape)}"
-        raise ArrayFileError(f"{path}: W_xh is {found}; expected a matrix of shape (I, H)")
-    w_yh = arrays.get("W_yh")
-    if w_yh is not None and (w_yh.ndim != 2 or w_yh.shape[1] == 0):
-        raise ArrayFileError(
-            f"{path}: W_yh has shape {tuple(w_yh.shape)}; expected a matrix of shape (H, O)"
-        )
+def sizes_from_weights(path: Path, arrays: Mapping[str, Array], probe: ModelSpec) -> Found:
+    """I, H and O (and P for a PyTorch LSTM) read off the file.
+
+    ``probe`` is the model to read (cell, convention, layers, ...) with any sizes: the
+    names of its tensors do not depend on them.  The first input matrix fixes I and H
+    through its symbols (say ("4·H", "I") for PyTorch's weight_ih_l0), the output matrix
+    fixes O (none: O = 0), and PyTorch's weight_hr_l0 fixes P.
+    """
     source = f"the weights in {path}"
-    return {
-        "input_size": (int(w_xh.shape[0]), source),
-        "hidden_size": (int(w_xh.shape[1]), source),
-        "output_size": (0 if w_yh is None else int(w_yh.shape[1]), source),
-    }
+    found: Found = {}
+    if probe.cell == "lstm" and probe.convention == "pytorch" and "weight_hr_l0" in arrays:
+        found["proj_size"] = (int(arrays["weight_hr_l0"].shape[0]), source)
+        probe = replace(probe, proj_size=1, hidden_size=2)
+    listed = shapes.rnn_weights(replace(probe, output_size=1))
+    first, head = listed[0], next(w for w in listed if w.role == "output")
+    key = _key(arrays, first.name)
+    if key is None:
+        raise ArrayFileError(
+            f"{path}: {first.name} is missing; expected shape ({', '.join(first.symbols)}), "
+            "from which the sizes are read"
+        )
+    sizes = _solve(path, first, arrays[key], {})
+    key = _key(arrays, head.name)
+    sizes = _solve(path, head, arrays[key], sizes) if key else {**sizes, "output_size": 0}
+    found.update({field: (value, source) for field, value in sizes.items()})
+    return found
+
+
+_LETTERS = {"I": "input_size", "H": "hidden_size", "O": "output_size", "P": "proj_size"}
+
+
+def _solve(path: Path, w: Weight, array: Array, known: dict[str, int]) -> dict[str, int]:
+    """Sizes that make ``array``'s shape match ``w``'s symbols (``I``, ``4·H``, ``H+I``)."""
+    letters = "(" + ", ".join(w.symbols) + ")"
+    if array.ndim != len(w.symbols) or 0 in array.shape:
+        raise ArrayFileError(f"{path}: {w.name} has shape {tuple(array.shape)}; expected {letters}")
+    solved = dict(known)
+    pending = []
+    for symbol, dim in zip(w.symbols, array.shape, strict=True):
+        if "+" in symbol:
+            pending.append((symbol, int(dim)))
+            continue
+        factor, _, letter = symbol.rpartition("·")
+        count = int(factor) if factor else 1
+        field = _LETTERS.get(letter)
+        if field is None or dim % count or solved.get(field, dim // count) != dim // count:
+            known_text = f" with {letter} = {solved[field]}" if field in solved else ""
+            raise ArrayFileError(
+                f"{path}: {w.name} has shape {tuple(array.shape)}; expected {letters}{known_text}"
+            )
+        solved[field] = int(dim) // count
+    for symbol, dim in pending:  # "H+I" once H is known
+        first, second = symbol.split("+")
+        solved[_LETTERS[second]] = dim - solved[_LETTERS[first]]
+        if solved[_LETTERS[second]] < 1:
+            raise ArrayFileError(
+                f"{path}: {w.name} has shape {tuple(array.shape)}; expected {letters}"
+            )
+    return solved
+
+
+def _key(arrays: Mapping[str, Array], name: str) -> str | None:
+    """The key for ``name``: itself, or the one key that ends in ``/name`` (Keras paths
+    carry the model's name in front, like ``sequential/lstm/lstm_cell/kernel``).
+    """
+    if name in arrays:
+        return name
+    matches = [key for key in arrays if key.endswith("/" + name)]
+    return matches[0] if len(matches) == 1 else None
 
 
 #: The sizes an input x of shape (B, T, I) fixes, in its axis order.
@@ -137,23 +192,32 @@ def resolve_sizes(sizes: Mapping[str, int], given: set[str], found: Found) -> di
     return resolved
 
 
-def check_weights(
+def match_weights(
     path: Path, arrays: Mapping[str, Array], expected: tuple[Weight, ...]
-) -> list[str]:
-    """Raise unless every expected weight is present with its shape; return unknown keys."""
+) -> tuple[dict[str, Array], list[str]]:
+    """The expected weights by their listed names, and the file's keys left unused.
+
+    Raises unless every expected weight is present with its shape.  A key may carry a
+    prefix (``sequential/lstm/lstm_cell/kernel`` for ``lstm/lstm_cell/kernel``).
+    """
+    matched: dict[str, Array] = {}
+    used: set[str] = set()
     for w in expected:
-        array = arrays.get(w.name)
         letters = "(" + ", ".join(w.symbols) + (",)" if len(w.symbols) == 1 else ")")
-        if array is None:
+        key = _key(arrays, w.name)
+        if key is None:
             raise ArrayFileError(
                 f"{path}: {w.name} is missing; expected shape {w.shape} = {letters}"
             )
+        array = arrays[key]
         if tuple(array.shape) != w.shape:
             raise ArrayFileError(
                 f"{path}: {w.name} has shape {tuple(array.shape)}; expected {w.shape} = {letters}"
             )
-    known = {w.name for w in expected} | set(RESULT_KEYS)
-    return sorted(set(arrays) - known)
+        matched[w.name] = array
+        used.add(key)
+    unknown = sorted(set(arrays) - used - set(RESULT_KEYS))
+    return matched, unknown
 
 
 def save_arrays(path: Path, arrays: Mapping[str, Array]) -> None:

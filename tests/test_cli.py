@@ -58,12 +58,12 @@ def test_json_explain() -> None:
 def test_csv_format() -> None:
     result = run("params", "-f", "csv", "-O", "0")
     assert result.output.splitlines() == [
-        "model,name,shape,count",
-        "rnn,W_xh,4x3,12",
-        "rnn,W_hh,3x3,9",
-        "rnn,b_h,3,3",
-        "dense,W_1,12x9,108",
-        "dense,b_1,9,9",
+        "model,name,shape,count,layer,direction",
+        "rnn,W_xh,4x3,12,0,forward",
+        "rnn,W_hh,3x3,9,0,forward",
+        "rnn,b_h,3,3,0,forward",
+        "dense,W_1,12x9,108,0,",
+        "dense,b_1,9,9,0,",
     ]
 
 
@@ -164,7 +164,7 @@ def test_python_dash_m() -> None:
         text=True,
         check=True,
     )
-    assert result.stdout.startswith("model,name,shape,count\nrnn,W_xh,4x3,12\n")
+    assert result.stdout.startswith("model,name,shape,count,layer,direction\nrnn,W_xh,4x3,12,0,")
 
 
 def imported_modules(*args: str) -> set[str]:

@@ -200,9 +200,12 @@ GOOD = {
             {k: v for k, v in GOOD.items() if k != "b_y"},
             "b_y is missing; expected shape (1,) = (O,)",
         ),
-        ({**GOOD, "W_xh": np.zeros(4)}, "W_xh is shape (4,); expected a matrix of shape (I, H)"),
-        ({"W_hh": np.zeros((3, 3))}, "W_xh is missing; expected a matrix of shape (I, H)"),
-        ({**GOOD, "W_yh": np.zeros(3)}, "W_yh has shape (3,); expected a matrix of shape (H, O)"),
+        ({**GOOD, "W_xh": np.zeros(4)}, "W_xh has shape (4,); expected (I, H)"),
+        (
+            {"W_hh": np.zeros((3, 3))},
+            "W_xh is missing; expected shape (I, H), from which the sizes are read",
+        ),
+        ({**GOOD, "W_yh": np.zeros(3)}, "W_yh has shape (3,); expected (H, O)"),
         ({**GOOD, "b_h": np.array(["a", "b", "c"])}, "b_h holds <U1 values; expected real numbers"),
         ({**GOOD, "b_h": np.zeros(3, complex)}, "b_h holds complex128 values"),
     ],
@@ -346,10 +349,10 @@ def test_save_failure_is_reported_without_a_traceback(
 def test_max_memory_refuses_with_the_estimate() -> None:
     result = run("--check", "--max-memory", "2KiB")
     assert result.exit_code == 2
-    assert "this run needs about 2.55 KiB (2,608 bytes), more than --max-memory 2.00 KiB" in (
+    assert "this run needs about 3.21 KiB (3,288 bytes), more than --max-memory 2.00 KiB" in (
         result.stderr
     )
-    assert run("--check", "--max-memory", "3KiB").exit_code == 0
+    assert run("--check", "--max-memory", "4KiB").exit_code == 0
 
 
 def test_default_memory_limit_stops_a_huge_run_before_allocating() -> None:

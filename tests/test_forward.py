@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rnncalc import ModelSpec, shapes
+from rnncalc.engine import assemble, stepwise_forward
 from rnncalc.forward import (
     HIDDEN_ACTIVATIONS,
     OUTPUT_ACTIVATIONS,
@@ -21,8 +22,6 @@ from rnncalc.forward import (
     estimate_bytes,
     pass_flops,
     rnn_forward,
-    rnn_forward_concat,
-    rnn_forward_stepwise,
     run,
 )
 
@@ -54,11 +53,12 @@ def test_fast_pass_matches_pytorch_to_1e_12(name: str) -> None:
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_stepwise_and_concat_passes_match_pytorch(name: str) -> None:
     case, ref = CASES[name], reference(name)
-    stepwise = np.stack(rnn_forward_stepwise(ref, ref["x"], case["hidden"]), axis=1)
-    np.testing.assert_allclose(stepwise, ref["h"], rtol=0, atol=1e-12)
-    w_h = np.vstack([ref["W_hh"], ref["W_xh"]])
-    concat = rnn_forward_concat(w_h, ref["b_h"], ref["x"], case["hidden"])
-    np.testing.assert_allclose(concat, ref["h"], rtol=0, atol=1e-12)
+    spec = ModelSpec(case["T"], case["I"], case["H"], case["O"])
+    net = assemble(spec, ref, np.float64)
+    for form in ("separate", "concat"):
+        states, seen = stepwise_forward(net, ref["x"], case["hidden"], form)  # type: ignore[arg-type]
+        np.testing.assert_allclose(states, ref["h"], rtol=0, atol=1e-12)
+        assert seen == [(case["B"], case["H"])] * case["T"]
 
 
 def test_reference_cases_cover_every_activation_and_output_mode() -> None:
@@ -114,11 +114,14 @@ def test_pass_flops_counts_each_matmul() -> None:
 
 
 def test_estimate_bytes_seed_example() -> None:
-    # Fast pass: params 28, x 24, projections 18, states with ones 24, [W_hh; b_h] 12, y 2.
-    # Check: two more state sets 36, W_h 21, [h, x] 14, dense params 127, its hidden 18, y 2.
-    assert estimate_bytes(ModelSpec(), RunOptions(), check=False) == 108 * 8
-    assert estimate_bytes(ModelSpec(), RunOptions(), check=True) == (108 + 218) * 8
-    assert estimate_bytes(ModelSpec(), RunOptions(dtype="float32"), check=False) == 108 * 4
+    # B=2, T=3, I=4, H=S=3, G=D=1, O=1.  Per direction: projections B·T·G·H = 18, states
+    # (T+1)·B·(S+1) = 32, [W_h; b_h] 12, scratch 3·B·G·H = 18: 80; top outputs B·T·D·S = 18.
+    # Weights twice 2·28, x 24, y 2.  Fast pass: 56 + 24 + 2 + 80 + 18 = 180 elements.
+    assert estimate_bytes(ModelSpec(), RunOptions(), check=False) == 180 * 8
+    # Check: two step-by-step passes 2·(18 + 4·B·G·H) = 84, dense weights 127, its hidden
+    # layer B·T·D·H = 18, its y 2: 231 more.
+    assert estimate_bytes(ModelSpec(), RunOptions(), check=True) == (180 + 231) * 8
+    assert estimate_bytes(ModelSpec(), RunOptions(dtype="float32"), check=False) == 180 * 4
 
 
 def test_same_seed_same_numbers_other_seed_other_numbers() -> None:
@@ -187,7 +190,7 @@ def test_corrupted_recurrent_matrix_fails_the_check(monkeypatch: pytest.MonkeyPa
     assert not report.ok
     assert result is None
     assert report.checks[0].name == "forward pass runs"
-    assert "could not broadcast" in report.checks[0].actual
+    assert report.checks[0].actual == "ValueError: W_hh gives (3, 4) in row form, expected (3, 3)"
 
 
 def test_corrupted_output_matrix_fails_the_y_shape_check(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -209,13 +212,12 @@ def test_corrupted_output_matrix_fails_the_y_shape_check(monkeypatch: pytest.Mon
 def test_pass_that_skips_a_weight_fails_the_count_check(monkeypatch: pytest.MonkeyPatch) -> None:
     from rnncalc import forward
 
-    real = forward.rnn_forward
+    real = forward.assemble
 
-    def forgetful(weights: Any, *args: Any, **kwargs: Any) -> Any:
-        h, _ = real({k: weights[k] for k in ("W_xh", "W_hh", "b_h")}, *args, **kwargs)
-        return h, None
+    def forgetful(spec: ModelSpec, arrays: Any, dtype: Any) -> Any:
+        return real(replace(spec, output_size=0), arrays, dtype)  # never reads W_yh, b_y
 
-    monkeypatch.setattr(forward, "rnn_forward", forgetful)
+    monkeypatch.setattr(forward, "assemble", forgetful)
     report, _ = run(ModelSpec(), RunOptions(), check=True)
     failed = {c.name: (c.expected, c.actual) for c in report.checks if not c.ok}
     assert failed == {
@@ -237,9 +239,10 @@ def test_threaded_pass_equals_single_threaded(threads: int) -> None:
 
 
 def test_batch_chunks() -> None:
-    from rnncalc.forward import _batch_chunks
+    from rnncalc.engine import batch_chunks
 
-    assert _batch_chunks(9, 512, 2) == [slice(0, 4), slice(4, 9)]
-    assert _batch_chunks(1, 512, 4) == [slice(0, 1)]
-    assert _batch_chunks(256, 512, None) in ([slice(0, 256)], [slice(0, 128), slice(128, 256)])
-    assert _batch_chunks(64, 256, None) == [slice(0, 64)]  # too small a step to split
+    assert batch_chunks(9, 512, 2) == [slice(0, 4), slice(4, 9)]
+    assert batch_chunks(1, 512, 4) == [slice(0, 1)]
+    halves = [slice(0, 128), slice(128, 256)]
+    assert batch_chunks(256, 512 * 512, None) in ([slice(0, 256)], halves)
+    assert batch_chunks(64, 256 * 256, None) == [slice(0, 64)]  # too small a step to split

@@ -60,3 +60,65 @@ def test_shapes_equal_keras_weights(row: dict[str, Any]) -> None:
     keras_shapes = row["keras_rnn"]["shapes"]
     ours = {w.name: list(w.shape) for w in count_params(ModelSpec(**row["sizes"])).rnn.weights}
     assert {keras_names[name]: shape for name, shape in ours.items()} == keras_shapes
+
+
+STACKS: list[dict[str, Any]] = DATA["stacks"]
+MODEL_FIELDS = (
+    "convention",
+    "cell",
+    "input_size",
+    "hidden_size",
+    "layers",
+    "bidirectional",
+    "bias",
+    "proj_size",
+    "reset_after",
+)
+
+
+def stack_id(row: dict[str, Any]) -> str:
+    return "-".join(f"{row[f]}" for f in MODEL_FIELDS)
+
+
+def test_stack_table_covers_every_configuration() -> None:
+    configurations = {
+        (r["convention"], r["cell"], r["layers"], r["bidirectional"], r["bias"]) for r in STACKS
+    }
+    assert len(configurations) == 2 * 3 * 3 * 2 * 2
+    assert any(r["proj_size"] for r in STACKS)
+    assert any(not r["reset_after"] for r in STACKS)
+
+
+@pytest.mark.parametrize("row", STACKS, ids=[stack_id(r) for r in STACKS])
+def test_stack_counts_names_and_shapes_equal_the_framework(row: dict[str, Any]) -> None:
+    spec = ModelSpec(output_size=0, **{f: row[f] for f in MODEL_FIELDS})
+    report = count_params(spec)
+    assert report.rnn.total == row["total"]
+    assert [(w.name, list(w.shape)) for w in report.rnn.weights] == list(row["shapes"].items())
+
+
+@pytest.mark.parametrize(
+    ("options", "total"),
+    [
+        ({"cell": "lstm", "convention": "pytorch"}, 108),
+        ({"cell": "gru", "convention": "pytorch"}, 81),
+        ({"bidirectional": True, "convention": "pytorch"}, 54),
+        ({"cell": "lstm", "convention": "pytorch", "layers": 2, "bidirectional": True}, 480),
+        ({"cell": "lstm", "convention": "pytorch", "proj_size": 2}, 102),
+        ({"cell": "lstm", "convention": "keras"}, 96),
+        ({"cell": "gru", "convention": "keras"}, 81),
+        ({"cell": "gru", "convention": "keras", "reset_after": False}, 72),
+        ({"bidirectional": True, "convention": "keras"}, 48),
+        ({"cell": "lstm"}, 96),  # the seed's textbook LSTM: Keras's count
+        ({"cell": "gru"}, 72),  # the textbook GRU: one bias per gate
+    ],
+)
+def test_issue_anchors_at_the_seed_sizes(options: dict[str, Any], total: int) -> None:
+    assert count_params(ModelSpec(output_size=0, **options)).rnn.total == total
+
+
+def test_pytorch_lstm_300_to_512_two_layers() -> None:
+    spec = ModelSpec(
+        input_size=300, hidden_size=512, output_size=0, cell="lstm", layers=2, convention="pytorch"
+    )
+    assert count_params(spec).rnn.total == 3_768_320

@@ -29,7 +29,9 @@ def examples() -> list[tuple[str, str]]:
     return found
 
 
-def test_readme_has_examples() -> None:
+def test_readme_has_examples(request: pytest.FixtureRequest) -> None:
+    if request.config.getoption("--update-goldens"):
+        rewrite_readme_examples()
     assert len(examples()) >= 6
 
 
@@ -39,13 +41,34 @@ def steady(text: str) -> str:
     return re.sub(r"\d\.\de[+-]\d\d", "#.#e-##", text)
 
 
-@pytest.mark.parametrize(("command", "expected"), examples(), ids=[c for c, _ in examples()])
-def test_readme_example_output_is_real(command: str, expected: str) -> None:
+def output_of(command: str) -> str:
     program, *args = shlex.split(command)
     assert program == "rnncalc"
     result = CliRunner().invoke(cli, args, prog_name="rnncalc")
-    assert result.exit_code == 0
-    assert steady(result.output) == steady(expected)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+@pytest.mark.parametrize(("command", "expected"), examples(), ids=[c for c, _ in examples()])
+def test_readme_example_output_is_real(
+    command: str, expected: str, request: pytest.FixtureRequest
+) -> None:
+    if request.config.getoption("--update-goldens"):
+        pytest.skip("rewritten by test_readme_has_examples")
+    assert steady(output_of(command)) == steady(expected)
+
+
+def rewrite_readme_examples() -> None:
+    """Rewrite every console example's output in README.md with the real one."""
+
+    def rewrite(block: re.Match[str]) -> str:
+        chunks = re.split(r"^\$ ", block[1], flags=re.MULTILINE)
+        commands = [chunk.partition("\n")[0] for chunk in chunks[1:]]
+        body = "".join(f"$ {command}\n{output_of(command)}" for command in commands)
+        return f"```console\n{chunks[0]}{body}```"
+
+    text = re.sub(r"```console\n(.*?)```", rewrite, README, flags=re.DOTALL)
+    (ROOT / "README.md").write_text(text, encoding="utf-8")
 
 
 def test_ci_runs_the_readme_test_command() -> None:

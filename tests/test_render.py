@@ -40,10 +40,30 @@ def test_json_shape() -> None:
         "hidden_size": 3,
         "output_size": 1,
         "notation": "separate",
+        "cell": "rnn",
+        "layers": 1,
+        "bidirectional": False,
+        "convention": "seed",
+        "bias": True,
+        "proj_size": 0,
+        "reset_after": True,
     }
     assert data["rnn"]["total"] == 28
     assert data["dense"]["total"] == 127
-    assert data["rnn"]["weights"][0] == {"name": "W_xh", "shape": [4, 3], "count": 12}
+    assert data["rnn"]["weights"][0] == {
+        "name": "W_xh",
+        "shape": [4, 3],
+        "count": 12,
+        "layer": 0,
+        "direction": "forward",
+    }
+    assert data["rnn"]["weights"][-1] == {
+        "name": "b_y",
+        "shape": [1],
+        "count": 1,
+        "layer": None,
+        "direction": None,
+    }
     assert data["ratio"] == pytest.approx(127 / 28)
 
 
@@ -60,10 +80,17 @@ def test_json_keeps_huge_integers_exact() -> None:
 
 def test_csv_rows_sum_to_the_totals() -> None:
     rows = list(csv.DictReader(io.StringIO(params_csv(SEED))))
-    assert list(rows[0]) == ["model", "name", "shape", "count"]
+    assert list(rows[0]) == ["model", "name", "shape", "count", "layer", "direction"]
     for model, total in (("rnn", 28), ("dense", 127)):
         assert sum(int(r["count"]) for r in rows if r["model"] == model) == total
-    assert rows[0] == {"model": "rnn", "name": "W_xh", "shape": "4x3", "count": "12"}
+    assert rows[0] == {
+        "model": "rnn",
+        "name": "W_xh",
+        "shape": "4x3",
+        "count": "12",
+        "layer": "0",
+        "direction": "forward",
+    }
 
 
 def test_piped_table_never_cuts_a_column() -> None:
