@@ -283,6 +283,9 @@ def _run_direction(
     w_aug = ws.get("w" + key, (p.w_h.shape[0] + 1, width), dtype)
     w_aug[:-1] = p.w_h
     w_aug[-1] = p.b_h
+    w_x, b_x = p.w_x, p.b_x
+    if net.cell == "lstm":
+        w_x, b_x, w_aug[:] = (_lstm_layout(a) for a in (w_x, b_x, w_aug))
     hs[:, :, size] = 1
     hs[steps if reverse else 0, :, :size] = 0
     step = _STEPS[net.cell if net.cell != "gru" else ("gru" if net.reset_after else "gru_before")]
@@ -291,8 +294,8 @@ def _run_direction(
     def recur(rows: slice) -> None:
         n = rows.stop - rows.start
         chunk_z = z[rows].reshape(n * steps, width)
-        np.matmul(x[rows].reshape(n * steps, inputs), p.w_x, out=chunk_z)
-        chunk_z += p.b_x
+        np.matmul(x[rows].reshape(n * steps, inputs), w_x, out=chunk_z)
+        chunk_z += b_x
         scratch = np.empty((2, n, width), dtype)
         c = np.zeros((n, p.w_h.shape[1] // 4 if net.cell == "lstm" else 1), dtype)
         order = range(steps - 1, -1, -1) if reverse else range(steps)
@@ -329,6 +332,15 @@ def _rnn_step(
     f_h(out)
 
 
+def _lstm_layout(a: Array) -> Array:
+    """Gate columns i, f, g, o reordered to i, f, o, g, the sigmoid gates halved: then one
+    tanh serves all four, as sigma(v) = (1 + tanh(v/2)) / 2.
+    """
+    h = a.shape[-1] // 4
+    i, f, g, o = (a[..., k * h : (k + 1) * h] for k in range(4))
+    return np.concatenate([0.5 * i, 0.5 * f, 0.5 * o, g], axis=-1)
+
+
 def _lstm_step(
     p: DirectionParams,
     w_aug: Array,
@@ -343,16 +355,17 @@ def _lstm_step(
     h = c.shape[1]
     np.matmul(prev, w_aug, out=a)
     a += z
-    _gate_sigmoid(a[:, : 2 * h])
-    g = a[:, 2 * h : 3 * h]
-    np.tanh(g, out=g)
-    o = a[:, 3 * h :]
-    _gate_sigmoid(o)
+    np.tanh(a, out=a)  # tanh(v/2) for i, f, o; tanh(v) for g (see _lstm_layout)
+    gates = a[:, : 3 * h]
+    gates *= 0.5
+    gates += 0.5
     c *= a[:, h : 2 * h]
+    g = a[:, 3 * h :]
     g *= a[:, :h]
     c += g
     cell_out = scratch[1][:, :h]
     np.tanh(c, out=cell_out)
+    o = a[:, 2 * h : 3 * h]
     if p.w_hr is None:
         np.multiply(o, cell_out, out=out)
     else:
