@@ -22,6 +22,7 @@ from .options import CONTEXT
 COMMANDS = {
     "params": "rnncalc.params_command:params",
     "forward": "rnncalc.forward_command:forward",
+    "cost": "rnncalc.cost_command:cost",
 }
 
 
@@ -45,7 +46,13 @@ class LazyGroup(click.Group):
 
 
 @click.group(cls=LazyGroup, lazy=COMMANDS, context_settings=CONTEXT)
-@click.version_option(__version__, "-V", "--version", prog_name="rnncalc")
+@click.version_option(
+    __version__,
+    "-V",
+    "--version",
+    prog_name="rnncalc",
+    message="%(prog)s, version %(version)s",  # given, so that click skips gettext at import
+)
 def cli() -> None:
     """Calculator for recurrent neural networks: exact weight shapes and parameter counts.
 
@@ -54,6 +61,7 @@ def cli() -> None:
       rnncalc params
       rnncalc params --explain
       rnncalc forward --check
+      rnncalc cost
     and see `rnncalc COMMAND --help` for each command.
     """
 

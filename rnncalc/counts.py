@@ -28,6 +28,12 @@ class ModelCount:
         """Sum of the element counts of all weights."""
         return sum(w.count for w in self.weights)
 
+    def bytes(self, dtype: str = "float32") -> int:
+        """Bytes of all weights stored as ``dtype`` (float32, float16, bfloat16, int8, ...)."""
+        from .units import DTYPE_BYTES
+
+        return self.total * DTYPE_BYTES[dtype]
+
     @property
     def subtotals(self) -> dict[str, int]:
         """Element counts per group, in weight order: "recurrent" (or "layer 0 forward" and

@@ -474,12 +474,17 @@ def _reference_step(
     f_h: Callable[[Array], None],
     form: Form,
 ) -> tuple[Array, Array]:
+    """One step, each product computed once (so that counting its multiply-adds counts
+    the step's)."""
     size = p.w_x.shape[1] // len(GATE_ORDER[net.cell])
+    gated = net.cell == "gru"
+    # A GRU's candidate n has its own recurrent product: the reset gate enters it.
+    cols = slice(0, 2 * size) if gated else slice(None)
     if form == "concat":
         stacked = np.vstack([p.w_h, p.w_x])
-        both = np.concatenate([h, x], axis=1) @ stacked + p.b_x + p.b_h
+        both = np.concatenate([h, x], axis=1) @ stacked[:, cols] + p.b_x[cols] + p.b_h[cols]
     else:
-        both = x @ p.w_x + p.b_x + h @ p.w_h + p.b_h
+        both = x @ p.w_x[:, cols] + p.b_x[cols] + h @ p.w_h[:, cols] + p.b_h[cols]
     if net.cell == "rnn":
         f_h(both)
         return both, c
@@ -488,14 +493,17 @@ def _reference_step(
         c = _sig(f) * c + _sig(i) * np.tanh(g)
         out = _sig(o) * np.tanh(c)
         return (out if p.w_hr is None else out @ p.w_hr), c
-    r, u = _sig(both[:, :size]), _sig(both[:, size : 2 * size])
-    x_n = x @ p.w_x[:, 2 * size :] + p.b_x[2 * size :]
-    if net.reset_after:
-        n = np.tanh(x_n + r * (h @ p.w_h[:, 2 * size :] + p.b_h[2 * size :]))
-    elif form == "concat":
-        n = np.tanh(np.concatenate([r * h, x], axis=1) @ stacked[:, 2 * size :] + p.b_x[2 * size :])
+    r, u = _sig(both[:, :size]), _sig(both[:, size:])
+    n_cols = slice(2 * size, None)
+    if not net.reset_after and form == "concat":
+        candidate = np.concatenate([r * h, x], axis=1) @ stacked[:, n_cols]
+        n = np.tanh(candidate + p.b_x[n_cols])
     else:
-        n = np.tanh(x_n + (r * h) @ p.w_h[:, 2 * size :])
+        x_n = x @ p.w_x[:, n_cols] + p.b_x[n_cols]
+        if net.reset_after:
+            n = np.tanh(x_n + r * (h @ p.w_h[:, n_cols] + p.b_h[n_cols]))
+        else:
+            n = np.tanh(x_n + (r * h) @ p.w_h[:, n_cols])
     return (1 - u) * n + u * h, c
 
 

@@ -117,6 +117,8 @@ def params_table(
     from rich.table import Table
     from rich.text import Text
 
+    from .units import format_bytes
+
     table = Table(title=Text(describe(report.spec), style="italic"), title_justify="left")
     table.add_column("model")
     table.add_column("tensor")
@@ -134,7 +136,9 @@ def params_table(
                 add_row(table, "", "", label, "", f"{subtotal:,}", style="dim")
         add_row(table, title, "", "total", "", f"{model.total:,}", style="bold cyan", end=True)
     summary = Text(
-        f"Dense / RNN = {report.dense.total:,} / {report.rnn.total:,} = {report.ratio:.3g}x"
+        f"Dense / RNN = {report.dense.total:,} / {report.rnn.total:,} = {report.ratio:.3g}x\n"
+        f"float32 parameters: RNN {format_bytes(report.rnn.bytes())}, "
+        f"dense {format_bytes(report.dense.bytes())}"
     )
     notes: list[RenderableType] = [summary]
     if explanation is not None:
@@ -214,6 +218,7 @@ def draw(
 def _model_json(model: ModelCount) -> dict[str, Any]:
     return {
         "total": model.total,
+        "float32_bytes": model.bytes(),
         "subtotals": model.subtotals,
         "weights": [
             {"name": w.name, "shape": list(w.shape), "count": w.count, **_place(w)}

@@ -171,13 +171,16 @@ def _times(count: int, letter: str) -> str:
     return letter if count == 1 else f"{count}·{letter}"
 
 
-@dataclass(frozen=True)
 class _Place:
-    """Where a recurrent tensor sits: its layer, direction and subtotal group."""
+    """Where a recurrent tensor sits: its layer, direction and subtotal group.
 
-    layer: int
-    direction: Direction
-    group: str
+    (A plain class: a dataclass would cost start-up time for nothing here.)
+    """
+
+    __slots__ = ("direction", "group", "layer")
+
+    def __init__(self, layer: int, direction: Direction, group: str) -> None:
+        self.layer, self.direction, self.group = layer, direction, group
 
     def weight(
         self,

@@ -1,0 +1,372 @@
+"""What a network costs to run and train: multiply-accumulates, FLOPs and memory.
+
+Every number is a fold over the shape list of :mod:`rnncalc.shapes` (no second formula):
+a matrix of n elements costs n multiply-accumulates (MACs) per sequence each time it is
+applied, a bias of n elements n additions.  Recurrent matrices are applied at each of the
+T steps, the output layer once (``last``) or at each step (``all``), the dense model's
+layers once.  FLOPs = 2 x matmul MACs + bias additions + element-wise operations, each
+activation counted as one operation.
+
+Other tools count recurrent layers differently; :func:`tool_counts` reproduces their
+formulas for the same layer built in PyTorch, from their sources:
+
+* torchinfo (``torchinfo/layer_info.py``, ``LayerInfo.calculate_macs``): every parameter of
+  an RNN module, biases included, times the first two output dimensions (B*T);
+* ptflops (``ptflops/pytorch_ops.py``, ``rnn_flops`` and ``rnn_flops_counter_hook``): per
+  layer the elements of weight_ih and weight_hh, plus H (RNN), 7H (GRU) or 10H (LSTM) for
+  the element-wise work, plus both biases, times T, times 2 when bidirectional; reported
+  per sample (ptflops averages over the batch);
+* thop (``thop/rnn_hooks.py``, ``_count_rnn_cell`` and friends): per layer and direction
+  H(I+H) + H per gate block, 2H of biases per gate block, and 4H more for the element-wise
+  work of a GRU or an LSTM, with I = D*H above the first layer, times B*T.
+
+Standard library only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Literal
+
+from . import shapes
+from .counts import count_params
+from .shapes import Weight
+from .spec import ModelSpec
+from .units import DTYPE_BYTES
+
+Outputs = Literal["last", "all"]
+
+#: Element-wise operations per hidden unit per step and direction, each named.
+ELEMENTWISE: dict[str, tuple[tuple[str, int], ...]] = {
+    "rnn": (("add the input and recurrent products", 1), ("activation f_h", 1)),
+    "lstm": (
+        ("add the input and recurrent products, 4 gates", 4),
+        ("sigmoid of i, f, o", 3),
+        ("tanh of g", 1),
+        ("c = f*c + i*g: 2 multiplies, 1 add", 3),
+        ("tanh of c", 1),
+        ("h = o*tanh(c): 1 multiply", 1),
+    ),
+    "gru": (
+        ("add the input and recurrent products of r, z", 2),
+        ("sigmoid of r, z", 2),
+        ("reset: 1 multiply", 1),
+        ("add the candidate's products", 1),
+        ("tanh of n", 1),
+        ("h = (1-z)*n + z*h: 1 subtract, 2 multiplies, 1 add", 4),
+    ),
+}
+
+PARAMETER_DTYPES = ("float32", "float16", "bfloat16", "int8")
+
+MATMUL_ROLES = {
+    "input": "input projection",
+    "hidden": "hidden layers",
+    "recurrent": "recurrent projection",
+    "input_recurrent": "input and recurrent projection",
+    "projection": "projection layer",
+    "output": "output layer",
+}
+BIAS_ROLES = frozenset({"input_bias", "recurrent_bias", "biases", "output_bias"})
+
+
+@dataclass(frozen=True)
+class Line:
+    """One part of the compute: per step (None for the dense model) and per sequence."""
+
+    name: str
+    per_step: int | None
+    per_sequence: int
+    formula: str
+
+
+@dataclass(frozen=True)
+class Compute:
+    """A model's multiply-accumulates and other operations, part by part."""
+
+    matmul: tuple[Line, ...]
+    biases: tuple[Line, ...]  # the layers' biases, then the output layer's
+    elementwise: Line
+
+    @property
+    def matmul_macs(self) -> int:
+        """All multiply-accumulates of the matrix products, per sequence (whole batch)."""
+        return sum(line.per_sequence for line in self.matmul)
+
+    @property
+    def bias_additions(self) -> int:
+        """All bias additions, per sequence (whole batch)."""
+        return sum(line.per_sequence for line in self.biases)
+
+    @property
+    def macs(self) -> int:
+        """Matmul MACs plus bias additions, the way torchinfo reports MACs."""
+        return self.matmul_macs + self.bias_additions
+
+    @property
+    def layer_macs(self) -> int:
+        """MACs (matmul + bias) of the recurrent or hidden layers, without the output layer."""
+        lines = (*self.matmul, *self.biases)
+        return sum(line.per_sequence for line in lines if not line.name.startswith("output"))
+
+    @property
+    def flops(self) -> int:
+        """2 x matmul MACs + bias additions + element-wise operations."""
+        return 2 * self.matmul_macs + self.bias_additions + self.elementwise.per_sequence
+
+
+@dataclass(frozen=True)
+class Memory:
+    """Bytes: parameters per data type, activations of a forward pass, a training step."""
+
+    parameter_count: int
+    activation_elements: dict[str, int]
+    activation_formulas: dict[str, str]
+    dtype: str
+
+    @property
+    def parameters(self) -> dict[str, int]:
+        """Bytes of the parameters stored as float32, float16, bfloat16 and int8."""
+        return {name: self.parameter_count * DTYPE_BYTES[name] for name in PARAMETER_DTYPES}
+
+    @property
+    def activations(self) -> int:
+        """Bytes of the activations kept for backpropagation, in ``dtype``."""
+        return sum(self.activation_elements.values()) * DTYPE_BYTES[self.dtype]
+
+    @property
+    def itemsize(self) -> int:
+        """Bytes per element of ``dtype``."""
+        return DTYPE_BYTES[self.dtype]
+
+    @property
+    def training(self) -> dict[str, int]:
+        """Weights, gradients, Adam's two moments (each the size of the weights) and the
+        activations kept for backpropagation through time, in ``dtype``.
+        """
+        weights = self.parameter_count * DTYPE_BYTES[self.dtype]
+        return {
+            "weights": weights,
+            "gradients": weights,
+            "adam_moments": 2 * weights,
+            "activations": self.activations,
+        }
+
+
+@dataclass(frozen=True)
+class ModelCost:
+    """One model's compute and memory."""
+
+    compute: Compute
+    memory: Memory
+
+
+@dataclass(frozen=True)
+class ToolCount:
+    """What another tool reports for the recurrent layers, and how it gets there."""
+
+    tool: str
+    count: int
+    per_step: str
+    source: str
+
+
+@dataclass(frozen=True)
+class CostReport:
+    """What ``rnncalc cost`` reports."""
+
+    spec: ModelSpec
+    batch_size: int
+    outputs: Outputs
+    rnn: ModelCost
+    dense: ModelCost
+    tools: tuple[ToolCount, ...]
+
+
+def estimate_cost(
+    spec: ModelSpec, batch_size: int = 1, outputs: Outputs = "last", dtype: str = "float32"
+) -> CostReport:
+    """Compute and memory of the RNN and of its dense equivalent for a batch of sequences."""
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    if dtype not in DTYPE_BYTES:
+        raise ValueError(f"dtype must be one of {', '.join(DTYPE_BYTES)}, got {dtype!r}")
+    report = count_params(spec)
+    rnn = ModelCost(
+        _rnn_compute(spec, report.rnn.weights, batch_size, outputs),
+        _memory(report.rnn.total, _rnn_activations(spec, batch_size, outputs), dtype),
+    )
+    dense = ModelCost(
+        _dense_compute(spec, report.dense.weights, batch_size),
+        _memory(report.dense.total, _dense_activations(spec, batch_size), dtype),
+    )
+    return CostReport(spec, batch_size, outputs, rnn, dense, tool_counts(spec, batch_size))
+
+
+def _applications(spec: ModelSpec, w: Weight, outputs: Outputs) -> int:
+    """How many times per sequence a tensor of the RNN is used."""
+    if w.part == "output":
+        return spec.timesteps if outputs == "all" else 1
+    return spec.timesteps
+
+
+def _rnn_compute(spec: ModelSpec, weights: tuple[Weight, ...], b: int, outputs: Outputs) -> Compute:
+    t = spec.timesteps
+    matmul = []
+    for role, name in MATMUL_ROLES.items():
+        members = [w for w in weights if w.role == role]
+        if not members:
+            continue
+        times = _applications(spec, members[0], outputs)
+        total = sum(w.count for w in members)
+        per_step = b * total if times == t else None
+        formula = _product(b, times, members)
+        matmul.append(Line(name, per_step, b * times * total, formula))
+    bias_lines = []
+    recurrent_biases = [w for w in weights if w.role in BIAS_ROLES and w.part == "recurrent"]
+    if recurrent_biases:
+        count = sum(w.count for w in recurrent_biases)
+        bias_lines.append(
+            Line("layer biases", b * count, b * t * count, _product(b, t, recurrent_biases))
+        )
+    head_biases = [w for w in weights if w.role in BIAS_ROLES and w.part == "output"]
+    if head_biases:
+        times = _applications(spec, head_biases[0], outputs)
+        count = sum(w.count for w in head_biases)
+        per_step = b * count if times == t else None
+        bias_lines.append(
+            Line("output bias", per_step, b * times * count, _product(b, times, head_biases))
+        )
+    units = spec.layers * spec.directions * spec.hidden_size
+    per_unit = sum(n for _, n in ELEMENTWISE[spec.cell])
+    elementwise = Line(
+        f"{per_unit} per unit: " + "; ".join(f"{what} ({n})" for what, n in ELEMENTWISE[spec.cell]),
+        b * units * per_unit,
+        b * t * units * per_unit,
+        f"B·T·L·D·H·{per_unit} = {b}·{t}·{spec.layers}·{spec.directions}·"
+        f"{spec.hidden_size}·{per_unit}",
+    )
+    return Compute(tuple(matmul), tuple(bias_lines), elementwise)
+
+
+def _dense_compute(spec: ModelSpec, weights: tuple[Weight, ...], b: int) -> Compute:
+    matmul = []
+    for role, name in MATMUL_ROLES.items():
+        members = [w for w in weights if w.role == role]
+        if members:
+            total = sum(w.count for w in members)
+            matmul.append(Line(name, None, b * total, _product(b, 1, members)))
+    bias_lines = []
+    for name, part in (("layer biases", "hidden"), ("output bias", "output")):
+        members = [w for w in weights if w.role in BIAS_ROLES and w.part == part]
+        if members:
+            count = sum(w.count for w in members)
+            bias_lines.append(Line(name, None, b * count, _product(b, 1, members)))
+    hidden = spec.layers * spec.timesteps * spec.directions * spec.hidden_size
+    return Compute(
+        tuple(matmul),
+        tuple(bias_lines),
+        Line(
+            "1 per unit: activation f_h of every hidden unit",
+            None,
+            b * hidden,
+            f"B·L·T·D·H = {b}·{spec.layers}·{spec.timesteps}·{spec.directions}·{spec.hidden_size}",
+        ),
+    )
+
+
+def _product(b: int, times: int, members: list[Weight]) -> str:
+    counts = " + ".join(f"{w.count:,}" for w in members)
+    inner = f"({counts})" if len(members) > 1 else counts
+    return f"{b}·{times}·{inner}" if times != 1 else f"{b}·{inner}"
+
+
+Kept = dict[str, tuple[int, str]]
+
+
+def _rnn_activations(spec: ModelSpec, b: int, outputs: Outputs) -> Kept:
+    """Elements a forward pass keeps for backpropagation through time, with formulas."""
+    t, h, s, g = spec.timesteps, spec.hidden_size, spec.state_size, spec.gates
+    ld = f"{b}·{t}·{spec.layers}·{spec.directions}"
+    runs = spec.layers * spec.directions
+    state = "P" if spec.proj_size else "H"
+    kept: Kept = {
+        "inputs": (b * t * spec.input_size, f"B·T·I = {b}·{t}·{spec.input_size}"),
+        "hidden states": (b * t * runs * s, f"B·T·L·D·{state} = {ld}·{s}"),
+    }
+    if spec.cell != "rnn":
+        kept["gate buffers"] = (b * t * runs * g * h, f"B·T·L·D·{g}·H = {ld}·{g}·{h}")
+    if spec.cell == "lstm":
+        kept["cell states"] = (b * t * runs * h, f"B·T·L·D·H = {ld}·{h}")
+    if spec.has_output_layer:
+        steps = t if outputs == "all" else 1
+        kept["outputs"] = (
+            b * steps * spec.output_size,
+            f"B·{'T·' if steps > 1 else ''}O = "
+            f"{b}·{f'{t}·' if steps > 1 else ''}{spec.output_size}",
+        )
+    return kept
+
+
+def _dense_activations(spec: ModelSpec, b: int) -> Kept:
+    t, d, h = spec.timesteps, spec.directions, spec.hidden_size
+    kept: Kept = {
+        "inputs": (b * t * spec.input_size, f"B·T·I = {b}·{t}·{spec.input_size}"),
+        "hidden units": (
+            b * spec.layers * t * d * h,
+            f"B·L·T·D·H = {b}·{spec.layers}·{t}·{d}·{h}",
+        ),
+    }
+    if spec.has_output_layer:
+        kept["outputs"] = (b * spec.output_size, f"B·O = {b}·{spec.output_size}")
+    return kept
+
+
+def _memory(parameters: int, kept: Kept, dtype: str) -> Memory:
+    elements = {name: n for name, (n, _) in kept.items()}
+    formulas = {name: formula for name, (_, formula) in kept.items()}
+    return Memory(parameters, elements, formulas, dtype)
+
+
+def tool_counts(spec: ModelSpec, batch_size: int) -> tuple[ToolCount, ...]:
+    """The recurrent layers as torchinfo, ptflops and thop count them, built in PyTorch."""
+    torch_spec = replace(
+        spec, convention="pytorch", notation="separate", reset_after=True, output_size=0
+    )
+    weights = shapes.rnn_weights(torch_spec)
+    b, t, h = batch_size, spec.timesteps, spec.hidden_size
+    g, d = spec.gates, spec.directions
+    params = sum(w.count for w in weights)
+    bias = 2 if spec.bias else 0
+    ptflops_extra = {"rnn": 1, "gru": 7, "lstm": 10}[spec.cell]
+    ptflops_layers = sum(
+        w.count for w in weights if w.direction == "forward" and w.role in ("input", "recurrent")
+    ) + spec.layers * (ptflops_extra * h + bias * g * h)
+    thop_extra = {"rnn": 0, "gru": 4, "lstm": 4}[spec.cell]
+    thop = 0
+    for layer in range(spec.layers):
+        inputs = spec.input_size if layer == 0 else d * h
+        cell = g * (h * (inputs + h) + h) + thop_extra * h + (bias * g * h)
+        thop += d * cell
+    return (
+        ToolCount(
+            "torchinfo",
+            b * t * params,
+            "every parameter, biases included, times B·T",
+            "torchinfo/layer_info.py: LayerInfo.calculate_macs",
+        ),
+        ToolCount(
+            "ptflops",
+            t * d * ptflops_layers,
+            f"weight_ih + weight_hh + {ptflops_extra}·H + both biases, per layer; "
+            "times T·D, averaged over the batch",
+            "ptflops/pytorch_ops.py: rnn_flops, rnn_flops_counter_hook",
+        ),
+        ToolCount(
+            "thop",
+            b * t * thop,
+            f"G·(H·(I+H) + H) + {thop_extra}·H + 2·G·H of biases, per layer and direction; "
+            "times B·T",
+            "thop/rnn_hooks.py: _count_rnn_cell, _count_gru_cell, _count_lstm_cell",
+        ),
+    )

@@ -1,0 +1,246 @@
+"""Turn a cost report into a rich table, JSON or CSV.  No arithmetic beyond formatting."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import asdict
+from typing import TYPE_CHECKING, Any
+
+from .render import add_row, describe, draw, to_json
+from .units import format_bytes
+
+if TYPE_CHECKING:
+    from rich.console import RenderableType
+
+    from .cost import CostReport, Line, Memory, ModelCost
+
+FLOPS_CONVENTION = (
+    "FLOPs = 2 x matmul MACs + bias additions + element-wise operations; "
+    "each activation (sigmoid, tanh, ...) counts as one operation."
+)
+
+
+def cost_json(report: CostReport, explain: bool = False) -> str:
+    """One object: spec, batch_size, outputs, dtype, flops_convention, rnn, dense, tools.
+
+    Every line carries its ``formula`` with the numbers put in; ``explain`` changes nothing
+    in JSON but is accepted for symmetry with the table.
+    """
+    data: dict[str, Any] = {
+        "spec": asdict(report.spec),
+        "batch_size": report.batch_size,
+        "outputs": report.outputs,
+        "dtype": report.rnn.memory.dtype,
+        "flops_convention": FLOPS_CONVENTION,
+        "rnn": _model_json(report.rnn),
+        "dense": _model_json(report.dense),
+        "tools": [
+            {"tool": t.tool, "macs": t.count, "per_step": t.per_step, "source": t.source}
+            for t in report.tools
+        ],
+    }
+    return to_json(data)
+
+
+def _model_json(model: ModelCost) -> dict[str, Any]:
+    compute, memory = model.compute, model.memory
+    training = memory.training
+    return {
+        "compute": {
+            "matmul": [asdict(line) for line in compute.matmul],
+            "matmul_macs": compute.matmul_macs,
+            "biases": [asdict(line) for line in compute.biases],
+            "bias_additions": compute.bias_additions,
+            "macs": compute.macs,
+            "elementwise": asdict(compute.elementwise),
+            "flops": compute.flops,
+        },
+        "memory": {
+            "parameters": memory.parameters,
+            "activations": {
+                "elements": memory.activation_elements,
+                "formulas": memory.activation_formulas,
+                "bytes": memory.activations,
+            },
+            "training": {**training, "total": sum(training.values())},
+        },
+    }
+
+
+def cost_csv(report: CostReport) -> str:
+    """One row per quantity: model, category, item, per_step (compute only), value."""
+    import csv
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["model", "category", "item", "per_step", "value"])
+    for name, model in (("rnn", report.rnn), ("dense", report.dense)):
+        compute, memory = model.compute, model.memory
+        for line in (*compute.matmul, *compute.biases, compute.elementwise):
+            item = "element-wise" if line is compute.elementwise else line.name
+            writer.writerow([name, "compute", item, _blank(line.per_step), line.per_sequence])
+        writer.writerow([name, "compute", "matmul MACs", "", compute.matmul_macs])
+        writer.writerow([name, "compute", "bias additions", "", compute.bias_additions])
+        writer.writerow([name, "compute", "MACs", "", compute.macs])
+        writer.writerow([name, "compute", "FLOPs", "", compute.flops])
+        for dtype, size in memory.parameters.items():
+            writer.writerow([name, "memory", f"parameters {dtype}", "", size])
+        writer.writerow([name, "memory", f"activations {memory.dtype}", "", memory.activations])
+        for part, size in memory.training.items():
+            writer.writerow([name, "memory", f"training {part} {memory.dtype}", "", size])
+    for tool in report.tools:
+        writer.writerow(["rnn", "tool", tool.tool, "", tool.count])
+    return buffer.getvalue()
+
+
+def _blank(value: int | None) -> str | int:
+    return "" if value is None else value
+
+
+def cost_table(
+    report: CostReport,
+    explain: bool = False,
+    *,
+    terminal: bool = False,
+    width: int | None = None,
+) -> str:
+    """Compute and memory of both models side by side, with the other tools' counts."""
+    from rich.table import Table
+    from rich.text import Text
+
+    spec = report.spec
+    header = Text(
+        describe(spec).replace("Parameters", "Cost", 1)
+        + f"; batch {report.batch_size}, outputs {report.outputs}",
+        style="italic",
+    )
+    table = Table()
+    table.add_column("compute")
+    table.add_column("RNN per step", justify="right")
+    table.add_column("RNN per sequence", justify="right")
+    table.add_column("Dense per sequence", justify="right")
+    rnn, dense = report.rnn.compute, report.dense.compute
+    for name in dict.fromkeys(line.name for line in (*rnn.matmul, *dense.matmul)):
+        row = [_find(rnn.matmul, name), _find(dense.matmul, name)]
+        add_row(
+            table,
+            f"matmul MACs: {name}",
+            _number(row[0].per_step if row[0] else None),
+            _number(row[0].per_sequence if row[0] else None),
+            _number(row[1].per_sequence if row[1] else None),
+        )
+    add_row(table, "matmul MACs", "", f"{rnn.matmul_macs:,}", f"{dense.matmul_macs:,}",
+            style="bold")  # fmt: skip
+    for name in dict.fromkeys(line.name for line in (*rnn.biases, *dense.biases)):
+        ours, theirs = _find(rnn.biases, name), _find(dense.biases, name)
+        add_row(
+            table,
+            f"bias additions: {name}",
+            _number(ours.per_step if ours else None),
+            _number(ours.per_sequence if ours else None),
+            _number(theirs.per_sequence if theirs else None),
+        )
+    add_row(table, "MACs (matmul + bias)", "", f"{rnn.macs:,}", f"{dense.macs:,}", style="bold")
+    add_row(
+        table,
+        "element-wise operations",
+        _number(rnn.elementwise.per_step),
+        f"{rnn.elementwise.per_sequence:,}",
+        f"{dense.elementwise.per_sequence:,}",
+    )
+    add_row(table, "FLOPs", "", f"{rnn.flops:,}", f"{dense.flops:,}", style="bold cyan", end=True)
+
+    memory = Table()
+    memory.add_column(f"memory ({report.rnn.memory.dtype} for activations and training)")
+    memory.add_column("RNN", justify="right")
+    memory.add_column("Dense", justify="right")
+    rm, dm = report.rnn.memory, report.dense.memory
+    for dtype in rm.parameters:
+        add_row(memory, f"parameters, {dtype}", _bytes(rm.parameters[dtype]),
+                _bytes(dm.parameters[dtype]))  # fmt: skip
+    for part in dict.fromkeys((*rm.activation_elements, *dm.activation_elements)):
+        add_row(
+            memory,
+            f"activations: {part}",
+            _bytes(_elements_bytes(rm, part)),
+            _bytes(_elements_bytes(dm, part)),
+        )
+    add_row(memory, "activations (forward, kept for BPTT)", _bytes(rm.activations),
+            _bytes(dm.activations), style="bold")  # fmt: skip
+    for part in rm.training:
+        label = "Adam moments (2)" if part == "adam_moments" else part
+        add_row(memory, f"training: {label}", _bytes(rm.training[part]),
+                _bytes(dm.training[part]))  # fmt: skip
+    add_row(memory, "training total", _bytes(sum(rm.training.values())),
+            _bytes(sum(dm.training.values())), style="bold cyan")  # fmt: skip
+
+    notes: list[RenderableType] = [
+        Text(FLOPS_CONVENTION),
+        Text(f"Element-wise work of the {spec.cell.upper()} cell: {rnn.elementwise.name}."),
+        memory,
+        _tools_text(report),
+    ]
+    if explain:
+        notes.append(_explain_text(report))
+    return draw(table, notes, terminal=terminal, width=width, header=header)
+
+
+def _tools_text(report: CostReport) -> RenderableType:
+    from rich.text import Text
+
+    text = Text("The same recurrent layers built in PyTorch, as other tools count them:")
+    for tool in report.tools:
+        text.append(f"\n  {tool.tool}: {tool.count:,} ({tool.per_step}; {tool.source})")
+    text.append(
+        f"\n  rnncalc: {report.rnn.compute.layer_macs:,} MACs for these layers (matmul + bias "
+        f"additions) in the {report.spec.convention} convention; torchinfo's way, for "
+        "PyTorch's layers."
+    )
+    return text
+
+
+def _explain_text(report: CostReport) -> RenderableType:
+    from rich.text import Text
+
+    text = Text()
+    for label, model in (("RNN", report.rnn), ("Dense", report.dense)):
+        text.append(f"\n{label}:", style="bold")
+        compute = model.compute
+        for line in (*compute.matmul, *compute.biases):
+            text.append(f"\n  {line.name} = {line.formula} = {line.per_sequence:,}")
+        text.append(
+            f"\n  element-wise = {compute.elementwise.formula} = "
+            f"{compute.elementwise.per_sequence:,}"
+        )
+        text.append(
+            f"\n  FLOPs = 2·{compute.matmul_macs:,} + {compute.bias_additions:,} + "
+            f"{compute.elementwise.per_sequence:,} = {compute.flops:,}"
+        )
+        memory = model.memory
+        size = memory.itemsize
+        for part, formula in memory.activation_formulas.items():
+            elements = memory.activation_elements[part]
+            text.append(f"\n  {part} = {formula} = {elements:,} x {size} B")
+        text.append(
+            f"\n  training = weights + gradients + 2 Adam moments + activations = "
+            f"4·{memory.parameter_count:,}·{size} B + {memory.activations:,} B = "
+            f"{sum(memory.training.values()):,} B\n"
+        )
+    return text
+
+
+def _find(lines: tuple[Line, ...], name: str) -> Line | None:
+    return next((line for line in lines if line.name == name), None)
+
+
+def _number(value: int | None) -> str:
+    return "" if value is None else f"{value:,}"
+
+
+def _bytes(value: int | None) -> str:
+    return "" if value is None else format_bytes(value)
+
+
+def _elements_bytes(memory: Memory, part: str) -> int | None:
+    elements = memory.activation_elements.get(part)
+    return None if elements is None else elements * memory.itemsize
