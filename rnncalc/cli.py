@@ -23,6 +23,9 @@ COMMANDS = {
     "params": "rnncalc.params_command:params",
     "forward": "rnncalc.forward_command:forward",
     "cost": "rnncalc.cost_command:cost",
+    "sweep": "rnncalc.sweep_command:sweep",
+    "fit": "rnncalc.fit_command:fit",
+    "diagram": "rnncalc.diagram_command:diagram",
 }
 
 

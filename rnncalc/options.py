@@ -37,11 +37,16 @@ def size_options(func: F) -> F:
 
 def model_options(func: F) -> F:
     """Add the model options: cell, layers, directions, convention, biases and variants."""
+    layers = int_option("-L", "--layers", default=1, minimum=1, text="Stacked recurrent layers.")
+    return layers(model_options_but_layers(func))
+
+
+def model_options_but_layers(func: F) -> F:
+    """The model options other than -L/--layers (which ``sweep`` takes as a range)."""
     decorators = [
         choice_option(
             "-c", "--cell", choices=CELLS, text="rnn (the seed's), lstm (4 gate blocks) or gru (3)."
         ),
-        int_option("-L", "--layers", default=1, minimum=1, text="Stacked recurrent layers."),
         click.option(
             "--bidirectional", is_flag=True, help="A backward copy of every layer (D = 2)."
         ),

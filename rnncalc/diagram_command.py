@@ -1,0 +1,36 @@
+"""``rnncalc diagram``: the unrolled network, drawn like the seed's figure."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from .options import CONTEXT, choice_option, model_options, model_spec, size_options
+
+
+@click.command(context_settings=CONTEXT)
+@size_options
+@model_options
+@choice_option(
+    "--outputs",
+    choices=("last", "all"),
+    text="last: y at the last step (many-to-one); all: y at every step.",
+)
+@click.pass_context
+def diagram(ctx: click.Context, /, outputs: str, **model: Any) -> None:
+    """Draw the network unrolled over its timesteps, every arrow labelled with its size.
+
+    One row of cells per layer and direction, x_t arrows in at the bottom, h arrows from
+    step to step (leftwards for a backward direction), y at the top: at the last step, or
+    at every step with --outputs all. Sequences longer than 8 steps fold as "···".
+
+    \b
+    Examples:
+      rnncalc diagram                               # the seed's figure: T=3, I=4, H=3, O=1
+      rnncalc diagram -c lstm -L 2 --bidirectional -T 20
+      rnncalc diagram -T 5 --outputs all
+    """
+    from .diagram import diagram as draw_diagram
+
+    click.echo(draw_diagram(model_spec(ctx, **model), outputs), nl=False)

@@ -1,0 +1,127 @@
+"""Sweep sizes fast: totals and MACs compiled once per model structure from the shape list.
+
+A sweep can have millions of rows, too many to build every weight list.  Yet the shape
+list already writes each tensor's shape in letters (``("4·H", "I")``), so for one model
+structure (cell, convention, layers, directions, biases, head or not) its total is one
+polynomial in the sizes: Σ over tensors of the product of their symbols.  This module
+turns the shape list into that polynomial, compiles it once, and evaluates it per row;
+tests check it against :func:`rnncalc.counts.count_params` and
+:func:`rnncalc.cost.estimate_cost`.  Standard library only.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import replace
+from typing import Literal
+
+from . import shapes
+from .shapes import Weight
+from .spec import ModelSpec
+
+Outputs = Literal["last", "all"]
+
+#: Sweepable sizes: ModelSpec field -> letter in the shape list's symbols.
+SIZES = {
+    "timesteps": "T",
+    "input_size": "I",
+    "hidden_size": "H",
+    "output_size": "O",
+    "layers": "L",
+}
+Evaluate = Callable[[int, int, int, int, int], tuple[int, int, int, int]]
+
+
+#: What each row holds, in order: the sizes, then the counts.
+COLUMNS = (*SIZES, "rnn_total", "dense_total", "ratio", "rnn_macs", "dense_macs")
+
+
+def rows(
+    template: ModelSpec, swept: Mapping[str, Sequence[int]], outputs: Outputs = "last"
+) -> Iterator[tuple[int | float, ...]]:
+    """Every combination of the swept sizes (the last varying fastest), lazily, as tuples
+    in the order of :data:`COLUMNS`.
+
+    ``template`` gives the model options and the sizes that are not swept.  MACs are per
+    sequence for a batch of one.
+    """
+    position = {name: k for k, name in enumerate(SIZES)}
+    slots = [position[name] for name in swept]
+    sizes = [getattr(template, name) for name in SIZES]
+    evaluators: dict[tuple[int, bool], Evaluate] = {}
+    for values in _product(list(swept.values())):
+        for slot, value in zip(slots, values, strict=True):
+            sizes[slot] = value
+        key = (sizes[4], sizes[3] > 0)
+        evaluate = evaluators.get(key)
+        if evaluate is None:
+            evaluate = evaluators[key] = compiled(structure(template, *key), outputs)
+        rnn, dense, rnn_macs, dense_macs = evaluate(*sizes)
+        yield (*sizes, rnn, dense, dense / rnn, rnn_macs, dense_macs)
+
+
+def _product(sequences: list[Sequence[int]]) -> Iterator[tuple[int, ...]]:
+    """itertools.product without copying its inputs into tuples (ranges stay lazy)."""
+    if not sequences:
+        yield ()
+        return
+    first, rest = sequences[0], sequences[1:]
+    for value in first:
+        for tail in _product(rest):
+            yield (value, *tail)
+
+
+def structure(template: ModelSpec, layers: int, head: bool) -> ModelSpec:
+    """The template with the row's layer count and with or without a head: everything that
+    decides which tensors exist, with placeholder sizes (names do not depend on them).
+    """
+    return replace(
+        template,
+        timesteps=1,
+        input_size=1,
+        hidden_size=template.proj_size + 1,
+        output_size=int(head),
+        layers=layers,
+    )
+
+
+@functools.cache
+def compiled(structure: ModelSpec, outputs: Outputs) -> Evaluate:
+    """(T, I, H, O, L) -> (RNN total, dense total, RNN MACs, dense MACs) for one structure.
+
+    MACs are per sequence for a batch of one: matmul multiply-accumulates plus bias
+    additions, each tensor applied as :mod:`rnncalc.cost` applies it (recurrent tensors at
+    every step, the output layer once or at every step, the dense layers once).
+    """
+    rnn = shapes.rnn_weights(structure)
+    dense = shapes.dense_weights(structure)
+    head_times = "T" if outputs == "all" else "1"
+    expressions = [
+        _sum((w, "1") for w in rnn),
+        _sum((w, "1") for w in dense),
+        _sum((w, "T" if w.part != "output" else head_times) for w in rnn),
+        _sum((w, "1") for w in dense),
+    ]
+    source = f"lambda T, I, H, O, L, P={structure.proj_size}: ({', '.join(expressions)})"
+    evaluate: Evaluate = eval(compile(source, "<rnncalc.sweep>", "eval"), {})
+    return evaluate
+
+
+def _sum(terms: Iterable[tuple[Weight, str]]) -> str:
+    products = ["*".join(_factor(symbol) for symbol in w.symbols) + f"*{times}"
+                for w, times in terms]  # fmt: skip
+    return " + ".join(products) or "0"
+
+
+def _factor(symbol: str) -> str:
+    """A shape symbol as Python: ``4·H`` -> ``(4*H)``, ``H+I`` -> ``(H+I)``."""
+    return "(" + symbol.replace("·", "*") + ")"
+
+
+def count_rows(swept: Mapping[str, Sequence[int]]) -> int:
+    """How many rows the sweep has."""
+    total = 1
+    for values in swept.values():
+        total *= len(values)
+    return total

@@ -1,0 +1,134 @@
+"""``rnncalc sweep``: totals across ranges of sizes, streamed, or charted."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+import click
+
+from .options import (
+    CONTEXT,
+    SIZE_OPTIONS,
+    choice_option,
+    echo_table,
+    format_option,
+    model_options_but_layers,
+    model_spec,
+)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+#: Beyond this many rows a table is refused (use csv or json, which stream).
+TABLE_LIMIT = 10_000
+RANGE_HELP = "a size, a list (1,10,100) or a range (1..100, 32..256:+32, 16..1024:x2)"
+
+
+def range_options(func: F) -> F:
+    """-T/-I/-H/-O and -L, each a size, a list or a range."""
+    options = [*SIZE_OPTIONS, ("-L", "--layers", 1, 1, "Stacked recurrent layers.")]
+    for short, long, default, minimum, text in reversed(options):
+        func = click.option(
+            short,
+            long,
+            default=str(default),
+            show_default=True,
+            metavar="SIZES",
+            callback=_parse(minimum),
+            help=f"{text} Takes {RANGE_HELP}.",
+        )(func)
+    return func
+
+
+def _parse(minimum: int) -> Callable[[click.Context, click.Parameter, str], Sequence[int]]:
+    def callback(ctx: click.Context, param: click.Parameter, value: str) -> Sequence[int]:
+        from .ranges import parse_sizes
+
+        try:
+            return parse_sizes(value, minimum)
+        except ValueError as error:
+            raise click.BadParameter(str(error)) from None
+
+    return callback
+
+
+@click.command(context_settings=CONTEXT)
+@range_options
+@model_options_but_layers
+@click.option("--cost", "with_cost", is_flag=True, help="Add MACs per sequence and float32 bytes.")
+@choice_option(
+    "--outputs",
+    choices=("last", "all"),
+    text="With --cost: the output layer runs once, or at every step.",
+)
+@click.option("--plot", is_flag=True, help="Chart RNN against dense totals (log scale).")
+@format_option("table", "csv", "json")
+@click.pass_context
+def sweep(
+    ctx: click.Context, /, with_cost: bool, outputs: Any, plot: bool, fmt: str, **options: Any
+) -> None:
+    """Parameter counts across sizes: one row per combination, streamed as computed.
+
+    Any size option takes a list or a range: 1,10,100 is a list; 1..100 counts by one;
+    32..256:+32 counts by 32; 16..1024:x2 doubles (16, 32, ..., 1024). Lists may mix them:
+    1..4,8,16..64:x2. Ranges include both ends when the step lands on them and must count
+    upwards. Rows vary the last swept size fastest, in the order T, I, H, O, L.
+
+    \b
+    Examples:
+      rnncalc sweep -T 1,10,100                    # the dense count grows with T²
+      rnncalc sweep -H 16..1024:x2 -c lstm --cost
+      rnncalc sweep -T 1..1000000 -f csv | head     # streams: returns at once
+      rnncalc sweep -T 1..20 --plot                 # RNN against dense, log scale
+      rnncalc sweep -H 32..256:+32 -I 64,128 -f json
+    """
+    from . import sweep as engine
+    from .render_sweep import csv_lines, json_lines, sweep_plot, sweep_table
+
+    swept = {f: options.pop(f) for f in engine.SIZES}
+    # The template holds the model options; the largest hidden size passes any check
+    # against --proj-size, and every smaller one is checked below.
+    from .ranges import bounds
+
+    first = {f: values[0] for f, values in swept.items()}
+    low, high = bounds(swept["hidden_size"])
+    template = model_spec(ctx, **{**first, "hidden_size": high}, **options)
+    if template.proj_size and low <= template.proj_size:
+        raise click.BadParameter(
+            f"every hidden size must be above --proj-size {template.proj_size}",
+            param_hint="'-H' / '--hidden-size'",
+        )
+    varying = {f: values for f, values in swept.items() if len(values) > 1}
+    count = engine.count_rows(swept)
+    rows = engine.rows(template, varying, outputs)
+    if plot:
+        if len(varying) != 1:
+            raise click.UsageError("--plot charts one swept size: give exactly one a range.")
+        (name,) = varying
+        if count > 200:
+            raise click.UsageError(f"--plot draws at most 200 values; this sweep has {count:,}.")
+        echo_table(lambda t, w: sweep_plot(list(rows), name, terminal=t, width=w))
+    elif fmt == "table":
+        if count > TABLE_LIMIT:
+            raise click.UsageError(
+                f"{count:,} rows are too many for a table (at most {TABLE_LIMIT:,}): "
+                "use --format csv or json, which stream."
+            )
+        echo_table(lambda t, w: sweep_table(rows, with_cost, terminal=t, width=w))
+    else:
+        lines = csv_lines(rows, with_cost) if fmt == "csv" else json_lines(rows, with_cost)
+        _stream(lines)
+
+
+def _stream(lines: Any) -> None:
+    """Write lines as they come, in blocks, so that a pipe's reader sees them at once."""
+    out = sys.stdout
+    block: list[str] = []
+    for line in lines:
+        block.append(line)
+        if len(block) >= 1024:
+            out.write("".join(block))
+            block.clear()
+    out.write("".join(block))
+    out.flush()

@@ -1,0 +1,65 @@
+"""Rows per second of `rnncalc sweep --format csv`, against writing plain CSV rows.
+
+Streams a sweep of ``--rows`` rows (timesteps 1..N for an LSTM) through rnncalc's own
+row generator and CSV writer into memory, and, in the same run, the same number of rows
+of nine integers joined by commas (the cost of the output alone).  Target: at least
+100,000 rows per second.
+
+    python tests/benchmarks/sweep.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from rnncalc.render_sweep import csv_lines
+from rnncalc.spec import ModelSpec
+from rnncalc.sweep import rows
+
+TARGET = 100_000
+
+
+def rnncalc_csv(count: int) -> None:
+    spec = ModelSpec(cell="lstm", convention="pytorch", layers=2)
+    sink = io.StringIO()
+    for line in csv_lines(rows(spec, {"timesteps": range(1, count + 1)}), cost=True):
+        sink.write(line)
+
+
+def plain_csv(count: int) -> None:
+    sink = io.StringIO()
+    for k in range(count):
+        sink.write(",".join(map(repr, (k, 4, 3, 1, 2, 28, 127, 4.5, 81))) + "\n")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=300_000)
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+    seconds: dict[str, list[float]] = {"rnncalc": [], "plain": []}
+    for _ in range(args.rounds):
+        for name, func in (("rnncalc", rnncalc_csv), ("plain", plain_csv)):
+            start = time.perf_counter()
+            func(args.rows)
+            seconds[name].append(time.perf_counter() - start)
+    rate = args.rows / statistics.median(seconds["rnncalc"])
+    ratio = statistics.median(seconds["rnncalc"]) / statistics.median(seconds["plain"])
+    print(
+        f"rnncalc sweep csv: {rate:,.0f} rows/s (median of {args.rounds} rounds of "
+        f"{args.rows:,} rows); {ratio:.2f}x the time of writing plain CSV rows"
+    )
+    verdict = "ok" if rate >= TARGET else "MISSED"
+    print(f"target >= {TARGET:,} rows/s: {verdict}")
+    return 0 if rate >= TARGET else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

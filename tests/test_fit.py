@@ -1,0 +1,124 @@
+"""`rnncalc fit`: exact against a brute-force search, and from the command line."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from rnncalc import ModelSpec, count_params
+from rnncalc.cli import cli
+from rnncalc.fit import SOLVABLE, fit, parse_count
+
+
+def brute_force(template: ModelSpec, field: str, budget: int) -> int | None:
+    low = template.proj_size + 1 if field == "hidden_size" else 1
+    best = None
+    value = low
+    while count_params(replace(template, **{field: value})).rnn.total <= budget:
+        best = value
+        value += 1
+    return best
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    cell=st.sampled_from(["rnn", "lstm", "gru"]),
+    convention=st.sampled_from(["seed", "pytorch", "keras"]),
+    layers=st.integers(1, 3),
+    bidirectional=st.booleans(),
+    solve=st.sampled_from(sorted(SOLVABLE)),
+    budget=st.integers(1, 3_000),
+    sizes=st.tuples(st.integers(1, 12), st.integers(2, 12), st.integers(0, 3)),
+)
+def test_fit_equals_brute_force(
+    cell: Any, convention: Any, layers: int, bidirectional: bool, solve: str, budget: int,
+    sizes: tuple[int, int, int],
+) -> None:  # fmt: skip
+    i, h, o = sizes
+    if solve == "layers":  # keep the brute force (a weight list per layer count) quick
+        budget = budget // 6 + 1
+    template = ModelSpec(3, i, h, o, cell=cell, convention=convention, layers=layers,
+                         bidirectional=bidirectional)  # fmt: skip
+    field = SOLVABLE[solve]
+    expected = brute_force(template, field, budget)
+    result = fit(template, solve, budget)
+    if expected is None:
+        assert result is None
+        return
+    assert result is not None
+    assert result.value == expected
+    assert result.total == count_params(replace(template, **{field: expected})).rnn.total
+    assert result.next_total == count_params(replace(template, **{field: expected + 1})).rnn.total
+    assert result.total <= budget < result.next_total
+
+
+def test_huge_budget_is_exact() -> None:
+    template = ModelSpec(cell="lstm", convention="pytorch", input_size=300, layers=2)
+    result = fit(template, "hidden-size", 10**15)
+    assert result is not None
+    total = count_params(replace(template, hidden_size=result.value)).rnn.total
+    assert total <= 10**15 < count_params(replace(template, hidden_size=result.value + 1)).rnn.total
+
+
+@pytest.mark.parametrize(
+    ("text", "count"),
+    [("50000", 50000), ("500k", 500_000), ("1M", 10**6), ("1.5M", 1_500_000), ("2G", 2 * 10**9)],
+)
+def test_parse_count(text: str, count: int) -> None:
+    assert parse_count(text) == count
+
+
+@pytest.mark.parametrize("text", ["", "M", "1MB", "-5", "0", "1e6", "1..2"])
+def test_parse_count_rejects(text: str) -> None:
+    with pytest.raises(ValueError, match=r"is not a count|at least 1"):
+        parse_count(text)
+
+
+def run(*args: str) -> Result:
+    return CliRunner().invoke(cli, ["fit", *args], prog_name="rnncalc")
+
+
+def test_cli_json() -> None:
+    data = json.loads(run("--budget", "1M", "-f", "json").stdout)
+    # Seed RNN, I=4, O=1: H·(4 + H + 1) + H + 1 <= 10**6 first fails at H = 998.
+    assert data == {"solve": "hidden-size", "value": 997, "total": 999_992,
+                    "next_total": 1_001_993, "budget": 1_000_000}  # fmt: skip
+
+
+def test_cli_budget_bytes() -> None:
+    data = json.loads(run("--budget-bytes", "4MiB", "--dtype", "float16", "-f", "json").stdout)
+    assert data["budget"] == 4 * 1024**2 // 2
+
+
+def test_cli_table() -> None:
+    out = run("--budget", "100k", "--solve", "layers", "-H", "64").stdout
+    assert "The largest layers within 100,000 parameters is 12" in out
+
+
+def test_unreachable_budget_exits_1() -> None:
+    result = run("--budget", "5")
+    assert result.exit_code == 1
+    assert "no hidden-size fits" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--budget", "1M", "--solve", "timesteps"], "never enters the RNN's count"),
+        ([], "give exactly one of --budget and --budget-bytes"),
+        (["--budget", "1M", "--budget-bytes", "1MiB"], "give exactly one"),
+        (["--budget", "lots"], "is not a count"),
+        (["--budget-bytes", "lots"], "is not a size"),
+        (["--budget", "1M", "--solve", "output-size"], "'output-size' is not one of"),
+    ],
+)
+def test_bad_input(args: list[str], message: str) -> None:
+    result = run(*args)
+    assert result.exit_code == 2
+    assert message in result.stderr
