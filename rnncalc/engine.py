@@ -296,12 +296,14 @@ def _run_direction(
         chunk_z = z[rows].reshape(n * steps, width)
         np.matmul(x[rows].reshape(n * steps, inputs), w_x, out=chunk_z)
         chunk_z += b_x
-        scratch = np.empty((2, n, width), dtype)
-        c = np.zeros((n, p.w_h.shape[1] // 4 if net.cell == "lstm" else 1), dtype)
+        cell = 4 if net.cell == "lstm" else width
+        chunk = _Chunk(
+            p, w_aug, np.zeros((n, width // cell), dtype), np.empty((2, n, width), dtype), f_h
+        )
         order = range(steps - 1, -1, -1) if reverse else range(steps)
         for t in order:
             prev, cur = (t + 1, t) if reverse else (t, t + 1)
-            step(p, w_aug, z[rows, t], hs[prev, rows], hs[cur, rows, :size], c, scratch, f_h)
+            step(chunk, z[rows, t], hs[prev, rows], hs[cur, rows, :size])
 
     chunks = batch_chunks(batch, width * p.w_h.shape[0], threads)
     if len(chunks) == 1:
@@ -312,24 +314,26 @@ def _run_direction(
                 done.result()
 
 
-StepFunction = Callable[
-    [DirectionParams, Array, Array, Array, Array, Array, Array, Callable[[Array], None]], None
-]
+@dataclass(frozen=True)
+class _Chunk:
+    """What every step of one direction needs for its rows of the batch: the parameters,
+    [W_h; b_h], the LSTM's cell state, two scratch rows and f_h.
+    """
+
+    p: DirectionParams
+    w_aug: Array
+    c: Array
+    scratch: Array
+    f_h: Callable[[Array], None]
 
 
-def _rnn_step(
-    p: DirectionParams,
-    w_aug: Array,
-    z: Array,
-    prev: Array,
-    out: Array,
-    c: Array,
-    scratch: Array,
-    f_h: Callable[[Array], None],
-) -> None:
-    np.matmul(prev, w_aug, out=out)
+StepFunction = Callable[[_Chunk, Array, Array, Array], None]
+
+
+def _rnn_step(k: _Chunk, z: Array, prev: Array, out: Array) -> None:
+    np.matmul(prev, k.w_aug, out=out)
     out += z
-    f_h(out)
+    k.f_h(out)
 
 
 def _lstm_layout(a: Array) -> Array:
@@ -341,19 +345,10 @@ def _lstm_layout(a: Array) -> Array:
     return np.concatenate([0.5 * i, 0.5 * f, 0.5 * o, g], axis=-1)
 
 
-def _lstm_step(
-    p: DirectionParams,
-    w_aug: Array,
-    z: Array,
-    prev: Array,
-    out: Array,
-    c: Array,
-    scratch: Array,
-    f_h: Callable[[Array], None],
-) -> None:
-    a = scratch[0]
+def _lstm_step(k: _Chunk, z: Array, prev: Array, out: Array) -> None:
+    a, c = k.scratch[0], k.c
     h = c.shape[1]
-    np.matmul(prev, w_aug, out=a)
+    np.matmul(prev, k.w_aug, out=a)
     a += z
     np.tanh(a, out=a)  # tanh(v/2) for i, f, o; tanh(v) for g (see _lstm_layout)
     gates = a[:, : 3 * h]
@@ -363,29 +358,20 @@ def _lstm_step(
     g = a[:, 3 * h :]
     g *= a[:, :h]
     c += g
-    cell_out = scratch[1][:, :h]
+    cell_out = k.scratch[1][:, :h]
     np.tanh(c, out=cell_out)
     o = a[:, 2 * h : 3 * h]
-    if p.w_hr is None:
+    if k.p.w_hr is None:
         np.multiply(o, cell_out, out=out)
     else:
         cell_out *= o
-        np.matmul(cell_out, p.w_hr, out=out)
+        np.matmul(cell_out, k.p.w_hr, out=out)
 
 
-def _gru_step(
-    p: DirectionParams,
-    w_aug: Array,
-    z: Array,
-    prev: Array,
-    out: Array,
-    c: Array,
-    scratch: Array,
-    f_h: Callable[[Array], None],
-) -> None:
-    a = scratch[0]
+def _gru_step(k: _Chunk, z: Array, prev: Array, out: Array) -> None:
+    a = k.scratch[0]
     h = a.shape[1] // 3
-    np.matmul(prev, w_aug, out=a)  # h W_h + b_h
+    np.matmul(prev, k.w_aug, out=a)  # h W_h + b_h
     gates = a[:, : 2 * h]
     gates += z[:, : 2 * h]
     _gate_sigmoid(gates)
@@ -393,29 +379,20 @@ def _gru_step(
     n *= a[:, :h]  # r * (h W_hn + b_hn)
     n += z[:, 2 * h :]
     np.tanh(n, out=n)
-    _blend(n, a[:, h : 2 * h], prev[:, :h], out, scratch[1][:, :h])
+    _blend(n, a[:, h : 2 * h], prev[:, :h], out, k.scratch[1][:, :h])
 
 
-def _gru_before_step(
-    p: DirectionParams,
-    w_aug: Array,
-    z: Array,
-    prev: Array,
-    out: Array,
-    c: Array,
-    scratch: Array,
-    f_h: Callable[[Array], None],
-) -> None:
-    a = scratch[0]
+def _gru_before_step(k: _Chunk, z: Array, prev: Array, out: Array) -> None:
+    a = k.scratch[0]
     h = a.shape[1] // 3
     gates = a[:, : 2 * h]
-    np.matmul(prev, w_aug[:, : 2 * h], out=gates)
+    np.matmul(prev, k.w_aug[:, : 2 * h], out=gates)
     gates += z[:, : 2 * h]
     _gate_sigmoid(gates)
-    reset = scratch[1][:, :h]
+    reset = k.scratch[1][:, :h]
     np.multiply(a[:, :h], prev[:, :h], out=reset)  # r * h
     n = a[:, 2 * h :]
-    np.matmul(reset, p.w_h[:, 2 * h :], out=n)
+    np.matmul(reset, k.p.w_h[:, 2 * h :], out=n)
     n += z[:, 2 * h :]
     np.tanh(n, out=n)
     _blend(n, a[:, h : 2 * h], prev[:, :h], out, reset)
@@ -514,10 +491,11 @@ def _sig(a: Array) -> Array:
 
 
 #: Split the batch only when each thread's recurrent GEMM per step has at least this many
-#: multiply-adds.  Below it, BLAS's own threads do better: idle BLAS workers keep spinning
-#: for a while after their thread count is lowered, and the split pays that back only on
-#: large steps (measured with tests/benchmarks/forward.py on 2 cores).
-_SPLIT_MIN_MACS = 1 << 23
+#: multiply-adds (2^20: (32 x 256) @ (256 x 256) splits, a float64 pass of B=64, H=256 went
+#: from 33 to 20 ms).  Below it, thread start-up and the BLAS workers that keep spinning
+#: for a while after their thread count is lowered cost more than the split saves
+#: (measured with tests/benchmarks/forward.py on 2 cores).
+_SPLIT_MIN_MACS = 1 << 20
 
 
 def batch_chunks(batch: int, macs_per_row: int, threads: int | None) -> list[slice]:

@@ -245,4 +245,5 @@ def test_batch_chunks() -> None:
     assert batch_chunks(1, 512, 4) == [slice(0, 1)]
     halves = [slice(0, 128), slice(128, 256)]
     assert batch_chunks(256, 512 * 512, None) in ([slice(0, 256)], halves)
-    assert batch_chunks(64, 256 * 256, None) == [slice(0, 64)]  # too small a step to split
+    assert batch_chunks(64, 64 * 64, None) == [slice(0, 64)]  # too small a step to split
+    assert batch_chunks(1, 512 * 512, None) == [slice(0, 1)]  # one sequence cannot split

@@ -47,6 +47,9 @@ SHAPES = [(64, 100, 128, 256), (1, 1000, 32, 64), (256, 50, 512, 512)]
 TARGET_VS_TORCH = {0: 1.25, 1: 1.25, 2: 1.1}
 TARGET_ROOFLINE = {2: 0.85}
 GEMM_SIZE = 2048
+#: Seconds to wait before timing each contender: BLAS and OpenMP worker threads keep
+#: spinning for a while after a call, and would otherwise slow whoever runs next.
+SETTLE = 0.3
 TORCH_MODULES = {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU"}
 GATES = {"rnn": 1, "lstm": 4, "gru": 3}
 
@@ -134,6 +137,8 @@ def main() -> int:
         for _ in range(args.rounds):
             for name, func in runs.items():
                 repeat = 1 if name == "naive" and flops > 1e9 else args.repeat
+                time.sleep(SETTLE)  # let the previous contender's idle threads stop spinning
+                func()  # warm caches and thread pools
                 seconds[name].append(median_seconds(func, repeat))
             gemm = gemm_gflops(dtype, 3)
             seconds["gemm"].append(gemm)
