@@ -52,8 +52,8 @@ def diagram(spec: ModelSpec, outputs: str = "last") -> str:
     """The diagram, one line per string, ending in a newline."""
     grid = _Grid(spec)
     lines = [
-        f"{CELL_NAMES[spec.cell]} cells unrolled over T = {spec.timesteps} steps; arrows "
-        "carry the sizes they hand on"
+        f"{CELL_NAMES[spec.cell]} cells unrolled over T = {spec.timesteps} "
+        f"step{'s' if spec.timesteps != 1 else ''}; arrows carry the sizes they hand on"
     ]
     if spec.has_output_layer:
         lines += _outputs(spec, grid, outputs)

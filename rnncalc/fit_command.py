@@ -79,6 +79,8 @@ def fit(
     except ValueError as error:
         hint = "'--budget'" if budget is not None else "'--budget-bytes'"
         raise click.BadParameter(str(error), param_hint=hint) from None
+    if solve == "hidden-size":  # the hidden size is the answer: any valid one will do here
+        model["hidden_size"] = max(model["hidden_size"], model["proj_size"] + 1)
     template = model_spec(ctx, **model)
     result = solve_fit(template, solve, limit)
     if result is None:

@@ -101,6 +101,13 @@ def test_cli_table() -> None:
     assert "The largest layers within 100,000 parameters is 12" in out
 
 
+def test_projection_sets_the_smallest_hidden_size() -> None:
+    args = ("--budget", "1M", "--proj-size", "5", "-c", "lstm", "--convention", "pytorch")
+    data = json.loads(run(*args, "-f", "json").stdout)
+    template = ModelSpec(cell="lstm", convention="pytorch", proj_size=5, hidden_size=6)
+    assert data["value"] == brute_force(template, "hidden_size", 10**6)
+
+
 def test_unreachable_budget_exits_1() -> None:
     result = run("--budget", "5")
     assert result.exit_code == 1
