@@ -97,13 +97,25 @@ def sizes_from_weights(path: Path, arrays: Mapping[str, Array], probe: ModelSpec
     if key is None:
         raise ArrayFileError(
             f"{path}: {first.name} is missing; expected shape ({', '.join(first.symbols)}), "
-            "from which the sizes are read"
+            "from which the sizes are read" + _convention_hint(arrays, probe)
         )
     sizes = _solve(path, first, arrays[key], {})
     key = _key(arrays, head.name)
     sizes = _solve(path, head, arrays[key], sizes) if key else {**sizes, "output_size": 0}
     found.update({field: (value, source) for field, value in sizes.items()})
     return found
+
+
+#: A tensor name each convention's first layer always has, to recognise a file's convention.
+_MARKS = {"pytorch": "weight_ih_l0", "keras": "kernel", "seed": "W_x"}
+
+
+def _convention_hint(arrays: Mapping[str, Array], probe: ModelSpec) -> str:
+    """A hint when the file's names look like another convention's (or another cell's)."""
+    for convention, mark in _MARKS.items():
+        if convention != probe.convention and any(mark in key for key in arrays):
+            return f" (the names look like the {convention} convention: --convention {convention})"
+    return " (check --cell, --layers and --bidirectional against the file's names)"
 
 
 _LETTERS = {"I": "input_size", "H": "hidden_size", "O": "output_size", "P": "proj_size"}

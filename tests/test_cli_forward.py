@@ -218,6 +218,13 @@ def test_bad_weights_name_the_key(tmp_path: Path, arrays: dict[str, Any], messag
     assert "Traceback" not in result.output
 
 
+def test_another_conventions_file_gets_a_hint(tmp_path: Path) -> None:
+    path = weights_file(tmp_path, weight_ih_l0=np.zeros((3, 4)), weight_hh_l0=np.zeros((3, 3)))
+    result = run("--weights", path)
+    assert result.exit_code == 2
+    assert "(the names look like the pytorch convention: --convention pytorch)" in result.stderr
+
+
 def test_unknown_keys_are_ignored_with_a_warning(tmp_path: Path) -> None:
     result = run("--weights", weights_file(tmp_path, **GOOD, extra=np.zeros(2)))
     assert result.exit_code == 0
