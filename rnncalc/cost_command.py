@@ -70,7 +70,7 @@ def cost(
     spec = model_spec(ctx, **model)
     report = estimate_cost(spec, batch_size, outputs, dtype)
     if fmt == "json":
-        click.echo(cost_json(report, explain_), nl=False)
+        click.echo(cost_json(report), nl=False)
     elif fmt == "csv":
         click.echo(cost_csv(report), nl=False)
     else:

@@ -114,10 +114,7 @@ class Network:
         p = self.layers[0][0]
         if p.w_hr is not None:
             return int(p.w_hr.shape[1])
-        return int(p.w_h.shape[1]) // len(GATE_ORDER[self.cell])
-
-
-GATE_ORDER = shapes.GATES
+        return int(p.w_h.shape[1]) // len(shapes.GATES[self.cell])
 
 
 def gru_resets_after(spec: ModelSpec) -> bool:
@@ -128,7 +125,7 @@ def gru_resets_after(spec: ModelSpec) -> bool:
 def assemble(spec: ModelSpec, arrays: Mapping[str, Array], dtype: Any) -> Network:
     """Read the convention's arrays into canonical form, using the shape list's metadata."""
     listed = shapes.rnn_weights(spec)
-    h, order = spec.hidden_size, GATE_ORDER[spec.cell]
+    h, order = spec.hidden_size, shapes.GATES[spec.cell]
     width = len(order) * h
     layers = []
     for layer in range(spec.layers):
@@ -432,9 +429,10 @@ def stepwise_forward(
             h = np.zeros((x.shape[0], p.w_h.shape[0]), layer_input.dtype)
             c = np.zeros((x.shape[0], p.w_h.shape[1] // 4), layer_input.dtype)
             states: list[Array] = [h] * layer_input.shape[1]
+            stacked = np.vstack([p.w_h, p.w_x]) if form == "concat" else None
             order = range(layer_input.shape[1])
             for t in reversed(order) if d == 1 else order:
-                h, c = _reference_step(net, p, layer_input[:, t], h, c, f_h, form)
+                h, c = _reference_step(net, p, layer_input[:, t], h, c, f_h, stacked)
                 states[t] = h
                 seen.append(h.shape)
             outputs.append(np.stack(states, axis=1))
@@ -449,16 +447,15 @@ def _reference_step(
     h: Array,
     c: Array,
     f_h: Callable[[Array], None],
-    form: Form,
+    stacked: Array | None,
 ) -> tuple[Array, Array]:
     """One step, each product computed once (so that counting its multiply-adds counts
-    the step's)."""
-    size = p.w_x.shape[1] // len(GATE_ORDER[net.cell])
+    the step's); ``stacked`` is [W_h; W_x] for the concatenated form, None for separate."""
+    size = p.w_x.shape[1] // len(shapes.GATES[net.cell])
     gated = net.cell == "gru"
     # A GRU's candidate n has its own recurrent product: the reset gate enters it.
     cols = slice(0, 2 * size) if gated else slice(None)
-    if form == "concat":
-        stacked = np.vstack([p.w_h, p.w_x])
+    if stacked is not None:
         both = np.concatenate([h, x], axis=1) @ stacked[:, cols] + p.b_x[cols] + p.b_h[cols]
     else:
         both = x @ p.w_x[:, cols] + p.b_x[cols] + h @ p.w_h[:, cols] + p.b_h[cols]
@@ -472,7 +469,7 @@ def _reference_step(
         return (out if p.w_hr is None else out @ p.w_hr), c
     r, u = _sig(both[:, :size]), _sig(both[:, size:])
     n_cols = slice(2 * size, None)
-    if not net.reset_after and form == "concat":
+    if not net.reset_after and stacked is not None:
         candidate = np.concatenate([r * h, x], axis=1) @ stacked[:, n_cols]
         n = np.tanh(candidate + p.b_x[n_cols])
     else:

@@ -70,17 +70,3 @@ def fit(template: ModelSpec, solve: str, budget: int) -> Fit | None:
     while value > low and total(value) > budget:
         value -= 1
     return Fit(solve, value, total(value), total(value + 1), budget)
-
-
-def parse_count(text: str) -> int:
-    """``1M`` -> 1000000: an integer with an optional k, M, G or T (powers of 1000)."""
-    factors = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12}
-    stripped = text.strip()
-    number, suffix = stripped.rstrip("kKmMgGtT"), stripped[len(stripped.rstrip("kKmMgGtT")) :]
-    whole, _, fraction = number.partition(".")
-    if not whole.isdigit() or (fraction and not fraction.isdigit()) or len(suffix) > 1:
-        raise ValueError(f"{text!r} is not a count such as 50000, 500k, 1.5M or 2G")
-    value: int = int(whole + fraction) * factors[suffix.lower()] // 10 ** len(fraction)
-    if value < 1:
-        raise ValueError(f"{text!r} must be at least 1")
-    return value

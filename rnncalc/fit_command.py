@@ -60,8 +60,7 @@ def fit(
       rnncalc fit --budget 100k --solve layers -H 64 -f json
     """
     from .fit import fit as solve_fit
-    from .fit import parse_count
-    from .units import DTYPE_BYTES, parse_bytes
+    from .units import DTYPE_BYTES, parse_bytes, parse_count
 
     if solve == "timesteps":
         raise click.UsageError(

@@ -99,14 +99,12 @@ def explain(report: ParamsReport) -> Explanation:
 def group_formulas(report: ParamsReport) -> tuple[GroupFormula, ...]:
     """Each layer and direction in closed form, e.g. PyTorch's LSTM: 4·H·(I + H) + 2·4·H.
 
-    The letters and numbers come from the spec; the total is summed over the group's
-    tensors in the shape list, and a test evaluates the numbers against it.
+    The sizes come from the spec and the number of bias vectors (none, one, or PyTorch's
+    and Keras reset_after's two) from the group's tensors in the shape list; the total is
+    summed over them, and a test evaluates the numbers against it.
     """
     spec = report.spec
     g, h, p = spec.gates, spec.hidden_size, spec.proj_size
-    biases = (
-        0 if not spec.bias else 2 if spec.convention == "pytorch" or spec.keras_reset_after else 1
-    )
     state = ("P", p) if p else ("H", h)
     formulas = []
     for group in dict.fromkeys(w.group for w in report.rnn.weights):
@@ -120,12 +118,14 @@ def group_formulas(report: ParamsReport) -> tuple[GroupFormula, ...]:
             numeric = f"{size}·{spec.output_size} + {spec.output_size}"
         else:
             inputs, letter = layer_inputs(spec, members[0].layer)
-            gates = (f"{g}·", f"{g}·") if g > 1 else ("", "")
-            symbolic = f"{gates[0]}H·({letter} + {state[0]})"
-            numeric = f"{gates[1]}{h}·({inputs} + {state[1]})"
+            biases = sum(w.count for w in members if w.role in BIAS_ROLES) // (g * h)
+            gates = f"{g}·" if g > 1 else ""
+            symbolic = f"{gates}H·({letter} + {state[0]})"
+            numeric = f"{gates}{h}·({inputs} + {state[1]})"
             if biases:
-                symbolic += " + " + (f"{biases}·" if biases > 1 else "") + f"{gates[0]}H"
-                numeric += " + " + (f"{biases}·" if biases > 1 else "") + f"{gates[1]}{h}"
+                times = f"{biases}·" if biases > 1 else ""
+                symbolic += f" + {times}{gates}H"
+                numeric += f" + {times}{gates}{h}"
             if p:
                 symbolic += " + P·H"
                 numeric += f" + {p}·{h}"

@@ -199,18 +199,12 @@ def rnn_forward(
 
 
 def pass_flops(spec: ModelSpec, batch: int, outputs: Outputs) -> int:
-    """Matmul FLOPs of one pass, 2 per multiply-add, counted from the shape list.
-
-    Input, recurrent and projection matrices act at each of the T steps (for the vanilla
-    RNN: 2*B*T*(I*H + H*H)); the output matrix once (``last``) or at each step (``all``).
+    """Matmul FLOPs of one pass: 2 per multiply-accumulate as :mod:`rnncalc.cost` counts them
+    (for the vanilla RNN 2*B*T*(I*H + H*H), plus the output layer once or at each step).
     """
-    flops = 0
-    for w in shapes.rnn_weights(spec):
-        if w.role in ("input", "recurrent", "input_recurrent", "projection"):
-            flops += 2 * batch * spec.timesteps * w.count
-        elif w.role == "output":
-            flops += 2 * batch * (spec.timesteps if outputs == "all" else 1) * w.count
-    return flops
+    from .cost import estimate_cost
+
+    return 2 * estimate_cost(spec, batch, outputs).rnn.compute.matmul_macs
 
 
 def estimate_bytes(spec: ModelSpec, options: RunOptions, check: bool) -> int:

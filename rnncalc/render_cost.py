@@ -20,11 +20,10 @@ FLOPS_CONVENTION = (
 )
 
 
-def cost_json(report: CostReport, explain: bool = False) -> str:
+def cost_json(report: CostReport) -> str:
     """One object: spec, batch_size, outputs, dtype, flops_convention, rnn, dense, tools.
 
-    Every line carries its ``formula`` with the numbers put in; ``explain`` changes nothing
-    in JSON but is accepted for symmetry with the table.
+    Every line carries its ``formula`` with the numbers put in, with or without --explain.
     """
     data: dict[str, Any] = {
         "spec": asdict(report.spec),

@@ -18,9 +18,9 @@ if TYPE_CHECKING:
 
 Row = tuple[int | float, ...]
 
-#: Columns without --cost, and the extra ones with it (bytes are float32 parameters).
+#: Columns without --cost, and with it (all of a row's: MACs and float32 parameter bytes).
 BASIC = (*SIZES, "rnn_total", "dense_total", "ratio")
-COSTED = (*BASIC, "rnn_macs", "dense_macs", "rnn_float32_bytes", "dense_float32_bytes")
+COSTED = COLUMNS
 _AT = {name: COLUMNS.index(name) for name in COLUMNS}
 
 
@@ -30,11 +30,7 @@ def columns(cost: bool) -> tuple[str, ...]:
 
 
 def _values(row: Row, cost: bool) -> tuple[int | float, ...]:
-    basic = tuple(row[_AT[name]] for name in BASIC)
-    if not cost:
-        return basic
-    rnn, dense = row[_AT["rnn_total"]], row[_AT["dense_total"]]
-    return (*basic, row[_AT["rnn_macs"]], row[_AT["dense_macs"]], 4 * rnn, 4 * dense)
+    return tuple(row[_AT[name]] for name in columns(cost))
 
 
 def csv_lines(rows: Iterable[Row], cost: bool) -> Iterator[str]:

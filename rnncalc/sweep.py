@@ -19,6 +19,7 @@ from typing import Literal
 from . import shapes
 from .shapes import Weight
 from .spec import ModelSpec
+from .units import DTYPE_BYTES
 
 Outputs = Literal["last", "all"]
 
@@ -34,7 +35,17 @@ Evaluate = Callable[[int, int, int, int, int], tuple[int, int, int, int]]
 
 
 #: What each row holds, in order: the sizes, then the counts.
-COLUMNS = (*SIZES, "rnn_total", "dense_total", "ratio", "rnn_macs", "dense_macs")
+COLUMNS = (
+    *SIZES,
+    "rnn_total",
+    "dense_total",
+    "ratio",
+    "rnn_macs",
+    "dense_macs",
+    "rnn_float32_bytes",
+    "dense_float32_bytes",
+)
+_FLOAT32 = DTYPE_BYTES["float32"]
 
 
 def rows(
@@ -58,7 +69,8 @@ def rows(
         if evaluate is None:
             evaluate = evaluators[key] = compiled(structure(template, *key), outputs)
         rnn, dense, rnn_macs, dense_macs = evaluate(*sizes)
-        yield (*sizes, rnn, dense, dense / rnn, rnn_macs, dense_macs)
+        yield (*sizes, rnn, dense, dense / rnn, rnn_macs, dense_macs, _FLOAT32 * rnn,
+               _FLOAT32 * dense)  # fmt: skip
 
 
 def _product(sequences: list[Sequence[int]]) -> Iterator[tuple[int, ...]]:

@@ -1,4 +1,7 @@
-"""Byte sizes for people: parse ``512MiB`` or ``1GB``, print ``1.5 GiB``.  Standard library only."""
+"""Sizes for people: parse ``512MiB`` or ``1GB`` and counts like ``1.5M``; print ``1.5 GiB``.
+
+Standard library only.
+"""
 
 from __future__ import annotations
 
@@ -31,20 +34,37 @@ _SIZE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*")
 _BINARY = ("B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB")
 
 
+#: Suffixes of counts (``--budget 1.5M``): powers of 1000.
+_COUNT_UNITS = {"": 1, "k": 1000, "m": 1000**2, "g": 1000**3, "t": 1000**4}
+
+
 def parse_bytes(text: str) -> int:
     """``"512MiB"`` -> 536870912.  Units: B, kB/MB/GB/TB/PB/EB (powers of 1000; k, M, G, T
     alone too), KiB ... EiB (powers of 1024), case-insensitive; a bare number is bytes.
     Raises ValueError.
     """
-    match = _SIZE.fullmatch(text)
-    if match is None or match[2].lower() not in _UNITS:
-        raise ValueError(f"{text!r} is not a size such as 512MiB, 1GiB or 2GB")
-    number: str = match[1]
-    unit = _UNITS[match[2].lower()]
-    whole, _, fraction = number.partition(".")
-    value: int = int(whole + fraction) * unit // 10 ** len(fraction)  # exact for 1.5GB
+    value = _scaled(text, _UNITS, "a size such as 512MiB, 1GiB or 2GB")
     if value <= 0:
         raise ValueError(f"{text!r} must be more than 0 bytes")
+    return value
+
+
+def parse_count(text: str) -> int:
+    """``"1.5M"`` -> 1500000: a number with an optional k, M, G or T (powers of 1000)."""
+    value = _scaled(text, _COUNT_UNITS, "a count such as 50000, 500k, 1.5M or 2G")
+    if value < 1:
+        raise ValueError(f"{text!r} must be at least 1")
+    return value
+
+
+def _scaled(text: str, units: dict[str, int], example: str) -> int:
+    """A decimal number times its unit, exactly (1.5GB is 1,500,000,000, not a float)."""
+    match = _SIZE.fullmatch(text)
+    if match is None or match[2].lower() not in units:
+        raise ValueError(f"{text!r} is not {example}")
+    number: str = match[1]
+    whole, _, fraction = number.partition(".")
+    value: int = int(whole + fraction) * units[match[2].lower()] // 10 ** len(fraction)
     return value
 
 

@@ -118,3 +118,41 @@ def test_explained_formulas_evaluate_to_the_totals(
         f = formula(model.weights)
         assert evaluate(f.numeric) == model.total == f.total
         assert evaluate(f.symbolic, letters) == model.total
+
+
+@given(
+    cell=st.sampled_from(["rnn", "lstm", "gru"]),
+    convention=st.sampled_from(["seed", "pytorch", "keras"]),
+    layers=st.integers(1, 3),
+    bidirectional=st.booleans(),
+    bias=st.booleans(),
+    variant=st.booleans(),
+    sizes=st.tuples(st.integers(1, 50), st.integers(3, 50), st.integers(0, 9)),
+)
+def test_closed_forms_per_layer_equal_the_listed_tensors(
+    cell: str,
+    convention: str,
+    layers: int,
+    bidirectional: bool,
+    bias: bool,
+    variant: bool,
+    sizes: tuple[int, int, int],
+) -> None:
+    from rnncalc.formulas import group_formulas
+
+    i, h, o = sizes
+    extra: dict[str, object] = {}
+    if cell == "lstm" and convention == "pytorch" and variant:
+        extra["proj_size"] = 2
+    if cell == "gru" and convention == "keras":
+        extra["reset_after"] = variant
+    spec = ModelSpec(3, i, h, o, cell=cell, layers=layers, bidirectional=bidirectional,  # type: ignore[arg-type]
+                     convention=convention, bias=bias, **extra)  # type: ignore[arg-type]  # fmt: skip
+    report = count_params(spec)
+    groups = group_formulas(report)
+    assert [g.group for g in groups] == list(report.rnn.subtotals)
+    letters = {"I": i, "H": h, "O": o, "P": spec.proj_size}
+    for g in groups:
+        assert g.total == report.rnn.subtotals[g.group]
+        assert evaluate(g.numeric) == g.total
+        assert int(eval(g.symbolic.replace("·", "*"), {}, letters)) == g.total

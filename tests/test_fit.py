@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 
 from rnncalc import ModelSpec, count_params
 from rnncalc.cli import cli
-from rnncalc.fit import SOLVABLE, fit, parse_count
+from rnncalc.fit import SOLVABLE, fit
+from rnncalc.units import parse_count
 
 
 def brute_force(template: ModelSpec, field: str, budget: int) -> int | None:
