@@ -31,8 +31,7 @@ from typing import Literal
 from . import shapes
 from .counts import count_params
 from .shapes import Weight
-from .spec import ModelSpec
-from .units import DTYPE_BYTES
+from .spec import DTYPE_BYTES, ModelSpec
 
 Outputs = Literal["last", "all"]
 

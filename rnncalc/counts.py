@@ -11,7 +11,7 @@ from typing import Literal
 
 from . import shapes
 from .shapes import Weight
-from .spec import ModelSpec
+from .spec import DTYPE_BYTES, ModelSpec
 
 ModelName = Literal["rnn", "dense"]
 
@@ -30,8 +30,6 @@ class ModelCount:
 
     def bytes(self, dtype: str = "float32") -> int:
         """Bytes of all weights stored as ``dtype`` (float32, float16, bfloat16, int8, ...)."""
-        from .units import DTYPE_BYTES
-
         return self.total * DTYPE_BYTES[dtype]
 
     @property

@@ -60,7 +60,8 @@ def fit(
       rnncalc fit --budget 100k --solve layers -H 64 -f json
     """
     from .fit import fit as solve_fit
-    from .units import DTYPE_BYTES, parse_bytes, parse_count
+    from .spec import DTYPE_BYTES
+    from .units import parse_bytes, parse_count
 
     if solve == "timesteps":
         raise click.UsageError(

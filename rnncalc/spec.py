@@ -16,6 +16,9 @@ NOTATIONS: tuple[str, ...] = get_args(Notation)
 CELLS: tuple[str, ...] = get_args(Cell)
 CONVENTIONS: tuple[str, ...] = get_args(Convention)
 
+#: Bytes per element of the data types rnncalc sizes memory in.
+DTYPE_BYTES = {"float64": 8, "float32": 4, "float16": 2, "bfloat16": 2, "int8": 1}
+
 #: Gate blocks per cell: 1 for the vanilla RNN, 4 for the LSTM, 3 for the GRU.
 GATE_COUNT = {"rnn": 1, "lstm": 4, "gru": 3}
 

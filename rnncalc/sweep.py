@@ -18,8 +18,7 @@ from typing import Literal
 
 from . import shapes
 from .shapes import Weight
-from .spec import ModelSpec
-from .units import DTYPE_BYTES
+from .spec import DTYPE_BYTES, ModelSpec
 
 Outputs = Literal["last", "all"]
 

@@ -27,8 +27,6 @@ _UNITS = {
     "pib": 1024**5,
     "eib": 1024**6,
 }
-#: Bytes per element of the data types rnncalc sizes memory in.
-DTYPE_BYTES = {"float64": 8, "float32": 4, "float16": 2, "bfloat16": 2, "int8": 1}
 
 _SIZE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*")
 _BINARY = ("B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB")
