@@ -9,14 +9,19 @@ Data goes to stdout, messages to stderr; usage errors exit 2.
 from __future__ import annotations
 
 import importlib
-import os
+import io
+import re
 import sys
 from typing import Any
 
 import click
 
-from . import __version__
+from . import __version__, streams
 from .options import CONTEXT
+from .units import quote
+
+#: Exit status after Ctrl-C, as shells report a process ended by SIGINT.
+INTERRUPTED = 130
 
 #: Command name -> "module:attribute" of its click command.
 COMMANDS = {
@@ -70,10 +75,31 @@ def cli() -> None:
 
 
 def main() -> None:
-    """Console-script entry point; a closed pipe (``| head``) ends quietly."""
+    """Console-script entry point.
+
+    Errors end here: a usage error is one message and exit 2, Ctrl-C exits 130, output that
+    cannot be written is one line and exit 1 (see :mod:`rnncalc.streams`); no message echoes
+    more than a few hundred characters of its input.
+    """
+    streams.prepare()
+    if sys.stdout is None:
+        if sys.stderr is not None:
+            sys.stderr.write("rnncalc: standard output is closed: there is nowhere to write\n")
+        sys.exit(streams.OUTPUT_ERROR)
     try:
-        cli(prog_name="rnncalc")
-    except BrokenPipeError:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        sys.exit(1)
+        status = cli.main(prog_name="rnncalc", standalone_mode=False)
+        sys.stdout.flush()
+    except click.ClickException as error:
+        shown = io.StringIO()
+        error.show(shown)
+        click.echo(
+            re.sub(r"\S{201,}", lambda word: quote(word[0], 120), shown.getvalue()),
+            err=True,
+            nl=False,
+        )
+        status = error.exit_code
+    except (click.Abort, KeyboardInterrupt):
+        status = INTERRUPTED
+    except OSError as error:
+        status = streams.write_failed(error)
+    sys.exit(status or 0)

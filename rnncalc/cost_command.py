@@ -7,8 +7,8 @@ from typing import Any
 import click
 
 from .options import (
-    CONTEXT,
     choice_option,
+    command,
     echo_table,
     format_option,
     int_option,
@@ -18,7 +18,7 @@ from .options import (
 )
 
 
-@click.command(context_settings=CONTEXT)
+@command
 @size_options
 @model_options
 @int_option("-B", "--batch-size", default=1, minimum=1, text="Sequences per batch B.")

@@ -6,10 +6,10 @@ from typing import Any
 
 import click
 
-from .options import CONTEXT, choice_option, model_options, model_spec, size_options
+from .options import choice_option, command, model_options, model_spec, size_options
 
 
-@click.command(context_settings=CONTEXT)
+@command
 @size_options
 @model_options
 @choice_option(

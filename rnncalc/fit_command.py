@@ -7,8 +7,8 @@ from typing import Any
 import click
 
 from .options import (
-    CONTEXT,
     choice_option,
+    command,
     echo_table,
     format_option,
     model_options,
@@ -17,7 +17,7 @@ from .options import (
 )
 
 
-@click.command(context_settings=CONTEXT)
+@command
 @click.option("--budget", metavar="COUNT", help="Parameters at most: 50000, 500k, 1.5M, 2G.")
 @click.option("--budget-bytes", metavar="SIZE", help="Bytes at most (4MiB, 1GB ...), with --dtype.")
 @choice_option(

@@ -9,9 +9,9 @@ import click
 
 from . import shapes
 from .options import (
-    CONTEXT,
     bytes_callback,
     choice_option,
+    command,
     echo_table,
     file_errors,
     file_option,
@@ -42,7 +42,7 @@ SIZE_FIELDS = (
 MODEL_FIELDS = ("cell", "layers", "bidirectional", "convention", "bias", "reset_after", "notation")
 
 
-@click.command(context_settings=CONTEXT)
+@command
 @click.option(
     "--check", is_flag=True, help="Prove the shapes: compare every prediction with the run."
 )

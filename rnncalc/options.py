@@ -7,7 +7,7 @@ from here, so that scripts can rely on one vocabulary.
 from __future__ import annotations
 
 import contextlib
-import os
+import shutil
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
@@ -15,10 +15,65 @@ from typing import Any, TypeVar
 import click
 
 from .spec import CELLS, CONVENTIONS, NOTATIONS, ModelSpec, SpecError
+from .units import parse_count
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+class Command(click.Command):
+    """A command whose library errors become usage errors of the option they concern.
+
+    The library validates (a :class:`~rnncalc.spec.SpecError` names its field); this is
+    the one place that turns such an error into a message naming the option, exit 2.  An
+    allocation that fails is one clear message too, not a traceback.
+    """
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except SpecError as error:
+            raise field_error(ctx, error.field, error.message) from None
+        except MemoryError:
+            raise click.UsageError(
+                "this machine could not allocate the memory this run needs; use smaller "
+                "sizes (or a lower --max-memory, which refuses such runs before they start)",
+                ctx,
+            ) from None
+
+
+def command(func: F) -> click.Command:
+    """``@click.command`` with rnncalc's settings and error translation."""
+    return click.command(cls=Command, context_settings=CONTEXT)(func)
+
+
+def field_error(ctx: click.Context, field: str, message: str) -> click.UsageError:
+    """A usage error about ``field``, naming its option (``'-H' / '--hidden-size'``)."""
+    for param in ctx.command.params:
+        if param.name == field:
+            return click.BadParameter(message, ctx, param)
+    return click.UsageError(f"{field.replace('_', ' ')}: {message}", ctx)
+
+
+class Count(click.ParamType[int]):
+    """A whole number as :func:`rnncalc.units.parse_count` reads it (``64``, ``1_000``,
+    ``1.5k``), at least ``minimum`` and at most 10^100.
+    """
+
+    name = "integer"
+
+    def __init__(self, minimum: int) -> None:
+        self.minimum = minimum
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        if isinstance(value, int):
+            return value
+        try:
+            return parse_count(str(value), self.minimum)
+        except ValueError as error:
+            self.fail(str(error), param, ctx)
+
 
 SIZE_OPTIONS = (
     ("-T", "--timesteps", 3, 1, "Number of timesteps T."),
@@ -102,14 +157,14 @@ def model_spec(ctx: click.Context, **fields: Any) -> ModelSpec:
             raise click.UsageError(
                 f"{option_name(field)} applies to --cell {cell} --convention {convention} only."
             )
-    return make_spec(**fields)
+    return ModelSpec(**fields)
 
 
 def int_option(*names: str, default: int, minimum: int, text: str) -> Callable[[F], F]:
     """An integer option of at least ``minimum``."""
     return click.option(
         *names,
-        type=click.IntRange(min=minimum),
+        type=Count(minimum),
         default=default,
         show_default=True,
         metavar="N",
@@ -149,16 +204,6 @@ def bytes_callback(ctx: click.Context, param: click.Parameter, value: str) -> in
         raise click.BadParameter(str(error)) from None
 
 
-def make_spec(**fields: Any) -> ModelSpec:
-    """Build a ModelSpec, turning a validation error into a usage error naming the option."""
-    try:
-        return ModelSpec(**fields)
-    except SpecError as error:
-        raise click.BadParameter(
-            error.message, param_hint=f"'{option_name(error.field)}'"
-        ) from None
-
-
 def option_name(field: str) -> str:
     """``input_size`` -> ``--input-size``."""
     return "--" + field.replace("_", "-")
@@ -172,7 +217,8 @@ def given(ctx: click.Context, name: str) -> bool:
 def echo_table(draw: Callable[[bool, int | None], str]) -> None:
     """Echo a table drawn for this stdout: a terminal's width and colour, or plain text."""
     terminal = sys.stdout.isatty()
-    click.echo(draw(terminal, os.get_terminal_size().columns if terminal else None), nl=False)
+    width = max(20, shutil.get_terminal_size().columns) if terminal else None
+    click.echo(draw(terminal, width), nl=False)
 
 
 @contextlib.contextmanager

@@ -8,7 +8,7 @@ import click
 
 from .counts import count_params
 from .options import (
-    CONTEXT,
+    command,
     echo_table,
     format_option,
     given,
@@ -18,7 +18,7 @@ from .options import (
 )
 
 
-@click.command(context_settings=CONTEXT)
+@command
 @size_options
 @model_options
 @click.option(

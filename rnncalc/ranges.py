@@ -2,7 +2,10 @@
 ``32..256:+32``, ``16..1024:x2``, and lists of them (``1..4,8,16..64:x2``).
 
 Ranges include both ends when the step lands on them, count upwards, and are lazy: a
-range of a billion values costs no memory until it is walked.  Standard library only.
+range of a billion values costs no memory until it is walked, and its ``length`` is exact
+however large (``len()`` is limited to what fits in a machine integer).  Every number is
+read by :func:`rnncalc.units.parse_count`, so ``1k`` and ``1_000`` work here too.
+Standard library only.
 """
 
 from __future__ import annotations
@@ -10,51 +13,86 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Sequence
 
-_RANGE = re.compile(r"(\d+)\.\.(\d+)(?::([+x])(\d+))?")
+from .units import NUMBER, parse_count, quote
+
+_RANGE = re.compile(rf"({NUMBER}[a-zA-Z]*)\.\.({NUMBER}[a-zA-Z]*)(?::([+x])({NUMBER}[a-zA-Z]*))?")
 
 
-class Geometric(Sequence[int]):
+class Sizes(Sequence[int]):
+    """A lazy sequence of sizes with an exact ``length`` and its ``low`` and ``high`` ends."""
+
+    length: int
+    low: int
+    high: int
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getitem__(self, index: int) -> int:  # type: ignore[override]
+        if index < 0:
+            index += self.length
+        if not 0 <= index < self.length:
+            raise IndexError(index)
+        return self.at(index)
+
+    def at(self, index: int) -> int:
+        """The value at ``0 <= index < length``."""
+        raise NotImplementedError
+
+
+class Arithmetic(Sizes):
+    """start, start+step, ... up to ``stop`` (inclusive when the step lands on it)."""
+
+    def __init__(self, start: int, stop: int, step: int = 1) -> None:
+        self.start, self.step = start, step
+        self.length = (stop - start) // step + 1
+        self.low, self.high = start, start + (self.length - 1) * step
+
+    def at(self, index: int) -> int:
+        return self.start + index * self.step
+
+    def __iter__(self) -> Iterator[int]:
+        value = self.start
+        while value <= self.high:
+            yield value
+            value += self.step
+
+
+class Geometric(Sizes):
     """start, start*k, start*k², ... up to ``stop`` (inclusive), without building a list."""
 
     def __init__(self, start: int, stop: int, factor: int) -> None:
-        self.start, self.stop, self.factor = start, stop, factor
+        self.start, self.factor = start, factor
         count, value = 0, start
         while value <= stop:
             count, value = count + 1, value * factor
-        self._len = count
+        self.length, self.low, self.high = count, start, value // factor
 
-    def __len__(self) -> int:
-        return self._len
-
-    def __getitem__(self, index: int) -> int:  # type: ignore[override]
-        if not -self._len <= index < self._len:
-            raise IndexError(index)
-        value: int = self.start * self.factor ** (index % self._len)
+    def at(self, index: int) -> int:
+        value: int = self.start * self.factor**index
         return value
 
     def __iter__(self) -> Iterator[int]:
         value = self.start
-        while value <= self.stop:
+        while value <= self.high:
             yield value
             value *= self.factor
 
 
-class Chain(Sequence[int]):
+class Chain(Sizes):
     """Several sequences one after another, as one sequence (for ``1..4,8,16..64:x2``)."""
 
-    def __init__(self, parts: list[Sequence[int]]) -> None:
+    def __init__(self, parts: list[Sizes]) -> None:
         self.parts = parts
+        self.length = sum(part.length for part in parts)
+        self.low = min(part.low for part in parts)
+        self.high = max(part.high for part in parts)
 
-    def __len__(self) -> int:
-        return sum(len(part) for part in self.parts)
-
-    def __getitem__(self, index: int) -> int:  # type: ignore[override]
-        if index < 0:
-            index += len(self)
+    def at(self, index: int) -> int:
         for part in self.parts:
-            if index < len(part):
-                return part[index]
-            index -= len(part)
+            if index < part.length:
+                return part.at(index)
+            index -= part.length
         raise IndexError(index)
 
     def __iter__(self) -> Iterator[int]:
@@ -62,40 +100,29 @@ class Chain(Sequence[int]):
             yield from part
 
 
-def bounds(values: Sequence[int]) -> tuple[int, int]:
-    """The smallest and largest value, without walking a range."""
-    parts = values.parts if isinstance(values, Chain) else [values]
-    return min(part[0] for part in parts), max(part[-1] for part in parts)
-
-
-def parse_sizes(text: str, minimum: int = 1) -> Sequence[int]:
+def parse_sizes(text: str, minimum: int = 1) -> Sizes:
     """Parse a size list or range; raise ValueError with a message a user can act on."""
-    parts: list[Sequence[int]] = []
+    parts: list[Sizes] = []
     for item in text.replace(" ", "").split(","):
         if not item:
-            raise ValueError(f"{text!r} has an empty item; write e.g. 1,10,100 or 16..1024:x2")
-        if item.isdigit():
-            parts.append([_at_least(int(item), minimum, text)])
-            continue
+            raise ValueError(f"{quote(text)} has an empty item; write e.g. 1,10,100 or 16..1024:x2")
         match = _RANGE.fullmatch(item)
         if match is None:
+            if ".." not in item and ":" not in item:
+                value = parse_count(item, minimum)
+                parts.append(Arithmetic(value, value))
+                continue
             raise ValueError(
-                f"{item!r} is not a size, a list or a range such as 1..100, 32..256:+32 or "
-                "16..1024:x2"
+                f"{quote(item)} is not a size, a list or a range such as 1..100, 32..256:+32 "
+                "or 16..1024:x2"
             )
-        start, stop = _at_least(int(match[1]), minimum, text), int(match[2])
+        start, stop = parse_count(match[1], minimum), parse_count(match[2], minimum)
         if stop < start:
-            raise ValueError(f"{item!r} runs backwards; write {stop}..{start}")
-        kind, step = match[3] or "+", int(match[4] or 1)
+            raise ValueError(f"{quote(item)} runs backwards; write {match[2]}..{match[1]}")
+        kind, step = match[3] or "+", parse_count(match[4] or "1", 0)
         if kind == "+" and step < 1:
-            raise ValueError(f"{item!r}: the step +{step} must be at least +1")
+            raise ValueError(f"{quote(item)}: the step +{step} must be at least +1")
         if kind == "x" and step < 2:
-            raise ValueError(f"{item!r}: the factor x{step} must be at least x2")
-        parts.append(range(start, stop + 1, step) if kind == "+" else Geometric(start, stop, step))
+            raise ValueError(f"{quote(item)}: the factor x{step} must be at least x2")
+        parts.append(Arithmetic(start, stop, step) if kind == "+" else Geometric(start, stop, step))
     return parts[0] if len(parts) == 1 else Chain(parts)
-
-
-def _at_least(value: int, minimum: int, text: str) -> int:
-    if value < minimum:
-        raise ValueError(f"{text!r}: sizes must be at least {minimum}, got {value}")
-    return value

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, get_args
 
+from .units import MAX_NUMBER, MAX_NUMBER_TEXT, scientific
+
 Notation = Literal["separate", "concat"]
 Cell = Literal["rnn", "lstm", "gru"]
 Convention = Literal["seed", "pytorch", "keras"]
@@ -30,6 +32,24 @@ class SpecError(ValueError):
         super().__init__(f"{field}: {message}")
         self.field = field
         self.message = message
+
+
+def check_int(field: str, value: object, minimum: int, maximum: int = MAX_NUMBER) -> None:
+    """Raise SpecError unless ``value`` is an int (not a bool) within the bounds."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise SpecError(field, f"must be an integer, got {type(value).__name__} {value!r:.40}")
+    if value < minimum:
+        raise SpecError(field, f"must be at least {minimum}, got {shown(value)}")
+    if value > maximum:
+        limit = MAX_NUMBER_TEXT if maximum == MAX_NUMBER else f"{maximum:,}"
+        raise SpecError(field, f"must be at most {limit}, got {shown(value)}")
+
+
+def shown(value: int) -> str:
+    """An integer for a message: in full up to 30 digits, else in powers of ten."""
+    if abs(value) < 10**30:
+        return str(value)
+    return ("-" if value < 0 else "") + "about " + scientific(abs(value))
 
 
 @dataclass(frozen=True)
@@ -70,11 +90,7 @@ class ModelSpec:
             ("layers", 1),
             ("proj_size", 0),
         ):
-            value = getattr(self, field)
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise SpecError(field, f"must be an integer, got {value!r}")
-            if value < minimum:
-                raise SpecError(field, f"must be at least {minimum}, got {value}")
+            check_int(field, getattr(self, field), minimum)
         for field, choices in (
             ("notation", NOTATIONS),
             ("cell", CELLS),
@@ -82,11 +98,11 @@ class ModelSpec:
         ):
             if getattr(self, field) not in choices:
                 raise SpecError(
-                    field, f"must be one of {', '.join(choices)}, got {getattr(self, field)!r}"
+                    field, f"must be one of {', '.join(choices)}, got {getattr(self, field)!r:.40}"
                 )
         for field in ("bidirectional", "bias", "reset_after"):
             if not isinstance(getattr(self, field), bool):
-                raise SpecError(field, f"must be True or False, got {getattr(self, field)!r}")
+                raise SpecError(field, f"must be True or False, got {getattr(self, field)!r:.40}")
         self._check_combination()
 
     def _check_combination(self) -> None:

@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from .options import (
-    CONTEXT,
     SIZE_OPTIONS,
     choice_option,
+    command,
     echo_table,
     format_option,
     model_options_but_layers,
     model_spec,
 )
+
+if TYPE_CHECKING:
+    from .ranges import Sizes
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -41,8 +44,8 @@ def range_options(func: F) -> F:
     return func
 
 
-def _parse(minimum: int) -> Callable[[click.Context, click.Parameter, str], Sequence[int]]:
-    def callback(ctx: click.Context, param: click.Parameter, value: str) -> Sequence[int]:
+def _parse(minimum: int) -> Callable[[click.Context, click.Parameter, str], Sizes]:
+    def callback(ctx: click.Context, param: click.Parameter, value: str) -> Sizes:
         from .ranges import parse_sizes
 
         try:
@@ -53,7 +56,7 @@ def _parse(minimum: int) -> Callable[[click.Context, click.Parameter, str], Sequ
     return callback
 
 
-@click.command(context_settings=CONTEXT)
+@command
 @range_options
 @model_options_but_layers
 @click.option("--cost", "with_cost", is_flag=True, help="Add MACs per sequence and float32 bytes.")
@@ -89,17 +92,15 @@ def sweep(
     swept = {f: options.pop(f) for f in engine.SIZES}
     # The template holds the model options; the largest hidden size passes any check
     # against --proj-size, and every smaller one is checked below.
-    from .ranges import bounds
-
     first = {f: values[0] for f, values in swept.items()}
-    low, high = bounds(swept["hidden_size"])
-    template = model_spec(ctx, **{**first, "hidden_size": high}, **options)
-    if template.proj_size and low <= template.proj_size:
+    hidden = swept["hidden_size"]
+    template = model_spec(ctx, **{**first, "hidden_size": hidden.high}, **options)
+    if template.proj_size and hidden.low <= template.proj_size:
         raise click.BadParameter(
             f"every hidden size must be above --proj-size {template.proj_size}",
             param_hint="'-H' / '--hidden-size'",
         )
-    varying = {f: values for f, values in swept.items() if len(values) > 1}
+    varying = {f: values for f, values in swept.items() if values.length > 1}
     count = engine.count_rows(swept)
     rows = engine.rows(template, varying, outputs)
     if plot:

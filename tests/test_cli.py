@@ -89,11 +89,11 @@ def test_huge_sizes_give_the_exact_25_digit_dense_total() -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["-T", "0"], "'-T' / '--timesteps': 0 is not in the range x>=1"),
-        (["--input-size", "-3"], "'-I' / '--input-size': -3 is not in the range x>=1"),
-        (["-H", "2.5"], "'-H' / '--hidden-size': '2.5' is not a valid integer"),
-        (["-O", "-1"], "'-O' / '--output-size': -1 is not in the range x>=0"),
-        (["-T", "three"], "'three' is not a valid integer"),
+        (["-T", "0"], "'-T' / '--timesteps': must be at least 1, got '0'"),
+        (["--input-size", "-3"], "'-I' / '--input-size': must be at least 1, got '-3'"),
+        (["-H", "2.5"], "'-H' / '--hidden-size': '2.5' is not a whole number"),
+        (["-O", "-1"], "'-O' / '--output-size': must be at least 0, got '-1'"),
+        (["-T", "three"], "'three' is not a whole number such as 64"),
         (["--hidden"], "No such option '--hidden'. Did you mean '--hidden-size'?"),
         (["--bogus"], "No such option '--bogus'"),
         (["--notation", "stacked"], "'stacked' is not one of 'separate', 'concat'"),

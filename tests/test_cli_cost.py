@@ -87,7 +87,7 @@ def test_explain() -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["-B", "0"], "0 is not in the range x>=1"),
+        (["-B", "0"], "must be at least 1, got '0'"),
         (["--dtype", "int4"], "'int4' is not one of"),
         (["--outputs", "some"], "'some' is not one of 'last', 'all'"),
         (["--explain", "-f", "csv"], "use it with --format table or json"),

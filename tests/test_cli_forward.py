@@ -372,16 +372,16 @@ def test_default_memory_limit_stops_a_huge_run_before_allocating() -> None:
     ("args", "message"),
     [
         (["--max-memory", "lots"], "'lots' is not a size such as 512MiB"),
-        (["--max-memory", "0"], "must be more than 0 bytes"),
-        (["--batch-size", "0"], "0 is not in the range x>=1"),
-        (["--repeat", "0"], "0 is not in the range x>=1"),
-        (["--seed", "-1"], "-1 is not in the range x>=0"),
+        (["--max-memory", "0"], "must be at least 1, got '0'"),
+        (["--batch-size", "0"], "must be at least 1, got '0'"),
+        (["--repeat", "0"], "must be at least 1, got '0'"),
+        (["--seed", "-1"], "must be at least 0, got '-1'"),
         (["--dtype", "float16"], "'float16' is not one of 'float64', 'float32'"),
         (["--hidden-activation", "gelu"], "'gelu' is not one of"),
         (["--output-activation", "relu"], "'relu' is not one of"),
         (["--outputs", "some"], "'some' is not one of 'last', 'all'"),
         (["--format", "csv"], "'csv' is not one of 'table', 'json'"),
-        (["-T", "0"], "0 is not in the range x>=1"),
+        (["-T", "0"], "must be at least 1, got '0'"),
     ],
 )
 def test_bad_options(args: list[str], message: str) -> None:

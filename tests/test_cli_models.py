@@ -81,7 +81,7 @@ def test_explain_json_names_the_conventions_differences() -> None:
         (["-c", "lstm", "--no-reset-after"], "--reset-after applies to --cell gru --convention"),
         (["-c", "gru", "--convention", "pytorch", "--reset-after"], "--reset-after applies to"),
         (["--notation", "concat", "--convention", "keras"], "concat is the seed's notation"),
-        (["-L", "0"], "'-L' / '--layers': 0 is not in the range x>=1"),
+        (["-L", "0"], "'-L' / '--layers': must be at least 1, got '0'"),
         (["-c", "transformer"], "'transformer' is not one of 'rnn', 'lstm', 'gru'"),
         (["--convention", "jax"], "'jax' is not one of 'seed', 'pytorch', 'keras'"),
     ],

@@ -77,7 +77,7 @@ def test_parse_count(text: str, count: int) -> None:
 
 @pytest.mark.parametrize("text", ["", "M", "1MB", "-5", "0", "1e6", "1..2"])
 def test_parse_count_rejects(text: str) -> None:
-    with pytest.raises(ValueError, match=r"is not a count|at least 1"):
+    with pytest.raises(ValueError, match=r"is not a whole number|at least 1"):
         parse_count(text)
 
 
@@ -121,7 +121,7 @@ def test_unreachable_budget_exits_1() -> None:
         (["--budget", "1M", "--solve", "timesteps"], "never enters the RNN's count"),
         ([], "give exactly one of --budget and --budget-bytes"),
         (["--budget", "1M", "--budget-bytes", "1MiB"], "give exactly one"),
-        (["--budget", "lots"], "is not a count"),
+        (["--budget", "lots"], "is not a whole number"),
         (["--budget-bytes", "lots"], "is not a size"),
         (["--budget", "1M", "--solve", "output-size"], "'output-size' is not one of"),
     ],
