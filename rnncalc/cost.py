@@ -30,7 +30,7 @@ from typing import Literal
 
 from . import shapes
 from .counts import count_params
-from .shapes import Weight
+from .shapes import Term, Weight
 from .spec import DTYPE_BYTES, ModelSpec
 
 Outputs = Literal["last", "all"]
@@ -192,11 +192,11 @@ def estimate_cost(
         raise ValueError(f"dtype must be one of {', '.join(DTYPE_BYTES)}, got {dtype!r}")
     report = count_params(spec)
     rnn = ModelCost(
-        _rnn_compute(spec, report.rnn.weights, batch_size, outputs),
+        _rnn_compute(spec, report.rnn.terms, batch_size, outputs),
         _memory(report.rnn.total, _rnn_activations(spec, batch_size, outputs), dtype),
     )
     dense = ModelCost(
-        _dense_compute(spec, report.dense.weights, batch_size),
+        _dense_compute(spec, report.dense.terms, batch_size),
         _memory(report.dense.total, _dense_activations(spec, batch_size), dtype),
     )
     return CostReport(spec, batch_size, outputs, rnn, dense, tool_counts(spec, batch_size))
@@ -209,29 +209,29 @@ def _applications(spec: ModelSpec, w: Weight, outputs: Outputs) -> int:
     return spec.timesteps
 
 
-def _rnn_compute(spec: ModelSpec, weights: tuple[Weight, ...], b: int, outputs: Outputs) -> Compute:
+def _rnn_compute(spec: ModelSpec, terms: tuple[Term, ...], b: int, outputs: Outputs) -> Compute:
     t = spec.timesteps
     matmul = []
     for role, name in MATMUL_ROLES.items():
-        members = [w for w in weights if w.role == role]
+        members = [term for term in terms if term.weight.role == role]
         if not members:
             continue
-        times = _applications(spec, members[0], outputs)
-        total = sum(w.count for w in members)
+        times = _applications(spec, members[0].weight, outputs)
+        total = sum(term.count for term in members)
         per_step = b * total if times == t else None
         formula = _product(b, times, members)
         matmul.append(Line(name, per_step, b * times * total, formula))
     bias_lines = []
-    recurrent_biases = [w for w in weights if w.role in BIAS_ROLES and w.part == "recurrent"]
+    recurrent_biases = _biases(terms, "recurrent")
     if recurrent_biases:
-        count = sum(w.count for w in recurrent_biases)
+        count = sum(term.count for term in recurrent_biases)
         bias_lines.append(
             Line("layer biases", b * count, b * t * count, _product(b, t, recurrent_biases))
         )
-    head_biases = [w for w in weights if w.role in BIAS_ROLES and w.part == "output"]
+    head_biases = _biases(terms, "output")
     if head_biases:
-        times = _applications(spec, head_biases[0], outputs)
-        count = sum(w.count for w in head_biases)
+        times = _applications(spec, head_biases[0].weight, outputs)
+        count = sum(term.count for term in head_biases)
         per_step = b * count if times == t else None
         bias_lines.append(
             Line("output bias", per_step, b * times * count, _product(b, times, head_biases))
@@ -248,18 +248,18 @@ def _rnn_compute(spec: ModelSpec, weights: tuple[Weight, ...], b: int, outputs: 
     return Compute(tuple(matmul), tuple(bias_lines), elementwise)
 
 
-def _dense_compute(spec: ModelSpec, weights: tuple[Weight, ...], b: int) -> Compute:
+def _dense_compute(spec: ModelSpec, terms: tuple[Term, ...], b: int) -> Compute:
     matmul = []
     for role, name in MATMUL_ROLES.items():
-        members = [w for w in weights if w.role == role]
+        members = [term for term in terms if term.weight.role == role]
         if members:
-            total = sum(w.count for w in members)
+            total = sum(term.count for term in members)
             matmul.append(Line(name, None, b * total, _product(b, 1, members)))
     bias_lines = []
     for name, part in (("layer biases", "hidden"), ("output bias", "output")):
-        members = [w for w in weights if w.role in BIAS_ROLES and w.part == part]
+        members = _biases(terms, part)
         if members:
-            count = sum(w.count for w in members)
+            count = sum(term.count for term in members)
             bias_lines.append(Line(name, None, b * count, _product(b, 1, members)))
     hidden = spec.layers * spec.timesteps * spec.directions * spec.hidden_size
     return Compute(
@@ -274,8 +274,16 @@ def _dense_compute(spec: ModelSpec, weights: tuple[Weight, ...], b: int) -> Comp
     )
 
 
-def _product(b: int, times: int, members: list[Weight]) -> str:
-    counts = " + ".join(f"{w.count:,}" for w in members)
+def _biases(terms: tuple[Term, ...], part: str) -> list[Term]:
+    return [t for t in terms if t.weight.role in BIAS_ROLES and t.weight.part == part]
+
+
+def _product(b: int, times: int, members: list[Term]) -> str:
+    """``B·T·(a + b + 3·c)``: each term's count, times L-1 for the layers that repeat it."""
+    counts = " + ".join(
+        f"{t.weight.count:,}" if t.times == 1 else f"{t.times:,}·{t.weight.count:,}"
+        for t in members
+    )
     inner = f"({counts})" if len(members) > 1 else counts
     return f"{b}·{times}·{inner}" if times != 1 else f"{b}·{inner}"
 
@@ -332,21 +340,23 @@ def tool_counts(spec: ModelSpec, batch_size: int) -> tuple[ToolCount, ...]:
     torch_spec = replace(
         spec, convention="pytorch", notation="separate", reset_after=True, output_size=0
     )
-    weights = shapes.rnn_weights(torch_spec)
+    terms = shapes.rnn_terms(torch_spec)
     b, t, h = batch_size, spec.timesteps, spec.hidden_size
     g, d = spec.gates, spec.directions
-    params = sum(w.count for w in weights)
+    params = sum(term.count for term in terms)
     bias = 2 if spec.bias else 0
     ptflops_extra = {"rnn": 1, "gru": 7, "lstm": 10}[spec.cell]
     ptflops_layers = sum(
-        w.count for w in weights if w.direction == "forward" and w.role in ("input", "recurrent")
+        term.count
+        for term in terms
+        if term.weight.direction == "forward" and term.weight.role in ("input", "recurrent")
     ) + spec.layers * (ptflops_extra * h + bias * g * h)
     thop_extra = {"rnn": 0, "gru": 4, "lstm": 4}[spec.cell]
-    thop = 0
-    for layer in range(spec.layers):
-        inputs = spec.input_size if layer == 0 else d * h
-        cell = g * (h * (inputs + h) + h) + thop_extra * h + (bias * g * h)
-        thop += d * cell
+
+    def thop_cell(inputs: int) -> int:
+        return g * (h * (inputs + h) + h) + thop_extra * h + (bias * g * h)
+
+    thop = d * (thop_cell(spec.input_size) + (spec.layers - 1) * thop_cell(d * h))
     return (
         ToolCount(
             "torchinfo",

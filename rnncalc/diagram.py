@@ -2,7 +2,8 @@
 x_t arrows in, h arrows between the steps, y out, every arrow labelled with its size.
 
 Sizes come from the spec (the same D·H the shape list gives the next layer); sequences
-longer than 8 steps fold as "···".  Standard library only.
+longer than 8 steps fold as "···", stacks deeper than 4 layers fold between layer 1 and the
+top one, so a drawing has the same size for any T and L.  Standard library only.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from .shapes import layer_inputs
 from .spec import ModelSpec
 
 FOLD_AFTER = 8
+FOLD_LAYERS_AFTER = 4
 CELL_NAMES = {"rnn": "Vanilla RNN", "lstm": "LSTM", "gru": "GRU"}
 
 
@@ -21,6 +23,13 @@ def steps(timesteps: int) -> list[int | None]:
     return [1, 2, None, timesteps - 1, timesteps]
 
 
+def layers(count: int) -> list[int | None]:
+    """The layers drawn, bottom up: all of them, or 0, 1, (fold), L-1 for deep stacks."""
+    if count <= FOLD_LAYERS_AFTER:
+        return list(range(count))
+    return [0, 1, None, count - 1]
+
+
 class _Grid:
     """Columns of cells at fixed centres, and rows of text written at positions."""
 
@@ -28,7 +37,8 @@ class _Grid:
         self.columns = steps(spec.timesteps)
         self.cell = len(f"[t={spec.timesteps}]")
         self.link = f"─({spec.state_size})─"
-        margin = len("layer 9 ←  ") + len("h_0 ─▶ ")
+        label = max(len("layer 9 ←  "), len(f"layer {spec.layers - 1} ← "))
+        margin = label + len("h_0 ─▶ ")
         pitch = self.cell + len(self.link) + 1
         self.centers = [margin + k * pitch + self.cell // 2 for k in range(len(self.columns))]
         self.width = self.centers[-1] + self.cell + len(" ◀─ h_0")
@@ -57,7 +67,10 @@ def diagram(spec: ModelSpec, outputs: str = "last") -> str:
     ]
     if spec.has_output_layer:
         lines += _outputs(spec, grid, outputs)
-    for layer in reversed(range(spec.layers)):
+    for layer in reversed(layers(spec.layers)):
+        if layer is None:
+            lines.append(f"  ⋮   layers 2 to {spec.layers - 2:,}: the same as layer 1")
+            continue
         for direction in ("backward", "forward") if spec.bidirectional else ("forward",):
             lines.append(_cells(grid, layer, direction))
         lines += _inputs(spec, grid, layer)

@@ -37,7 +37,7 @@ def rnn_total(template: ModelSpec, field: str) -> Callable[[int], int]:
     def total(value: int) -> int:
         sizes = {name: getattr(template, name) for name in SIZES}
         sizes[field] = value
-        shape = structure(template, sizes["layers"], sizes["output_size"] > 0)
+        shape = structure(template, sizes["layers"] > 1, sizes["output_size"] > 0)
         result: int = compiled(shape, "last")(*sizes.values())[0]
         return result
 

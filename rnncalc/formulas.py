@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from .counts import ParamsReport
-from .shapes import Weight, layer_inputs
+from .shapes import Weight, by_group, layer_inputs
 from .spec import ModelSpec
 
 #: Roles of tensors that are added, not multiplied: a formula groups them with their matrix.
@@ -59,8 +59,8 @@ def formula(weights: tuple[Weight, ...]) -> Formula:
     """
     symbolic: list[str] = []
     numeric: list[str] = []
-    for group in dict.fromkeys(w.group for w in weights):
-        groups = _groups(tuple(w for w in weights if w.group == group))
+    for members in by_group(weights).values():
+        groups = _groups(tuple(members))
         symbolic.append(_join(groups, _symbolic_term))
         numeric.append(_join(groups, _numeric_term))
     return Formula(" + ".join(symbolic), " + ".join(numeric), sum(w.count for w in weights))
@@ -107,8 +107,7 @@ def group_formulas(report: ParamsReport) -> tuple[GroupFormula, ...]:
     g, h, p = spec.gates, spec.hidden_size, spec.proj_size
     state = ("P", p) if p else ("H", h)
     formulas = []
-    for group in dict.fromkeys(w.group for w in report.rnn.weights):
-        members = [w for w in report.rnn.weights if w.group == group]
+    for group, members in by_group(report.rnn.weights).items():
         total = sum(w.count for w in members)
         if group == "output":
             matrix = members[0]

@@ -11,7 +11,7 @@ import re
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
-from .shapes import ROLE_DESCRIPTIONS
+from .shapes import ROLE_DESCRIPTIONS, by_group
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
@@ -128,8 +128,9 @@ def params_table(
     for model in (report.rnn, report.dense):
         title = MODEL_TITLES[model.model]
         subtotals = model.subtotals
+        members = by_group(model.weights)
         for group, subtotal in subtotals.items():
-            for w in (w for w in model.weights if w.group == group):
+            for w in members[group]:
                 add_row(table, title, w.name, _role(w), _shape(w), f"{w.count:,}")
             if len(subtotals) > 1:
                 label = f"subtotal: {GROUP_TITLES.get(group, group)}"

@@ -25,10 +25,16 @@ Standard library only.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from typing import Literal
 
-from .spec import ModelSpec
+from .spec import ModelSpec, SpecError
+
+#: The most stacked layers whose tensors are listed one by one.  Deeper stacks are
+#: counted (terms, below) but not listed: a table of their tensors would have thousands
+#: of rows, and a model that deep is almost always a typo.
+MAX_LISTED_LAYERS = 100
 
 Role = Literal[
     "input",
@@ -91,6 +97,64 @@ class Weight:
         return math.prod(self.shape)
 
 
+@dataclass(frozen=True)
+class Term:
+    """A weight and how many tensors like it a model holds: 1, or L-1 for a tensor of layer
+    1, which every layer above the first repeats with the same shape.
+
+    Terms fold a stack of any depth in constant work: sum ``count`` over them for a total,
+    over those of one role for a cost.  The weights come from a stack of at most two
+    layers, so their names and ``layer`` numbers are not the deep model's: list tensors
+    with :func:`rnn_weights` instead.
+    """
+
+    weight: Weight
+    times: int
+
+    @property
+    def count(self) -> int:
+        """Elements of all the tensors this term stands for."""
+        return self.weight.count * self.times
+
+    @property
+    def repeated(self) -> bool:
+        """Whether the term stands for layers 1 to L-1 (``times`` is L-1), not one tensor."""
+        return self.weight.layer == 1 and self.weight.part != "output"
+
+
+def rnn_terms(spec: ModelSpec) -> tuple[Term, ...]:
+    """The recurrent network's weights as terms: constant work for any number of layers."""
+    return _terms(rnn_weights, spec)
+
+
+def dense_terms(spec: ModelSpec) -> tuple[Term, ...]:
+    """The dense equivalent's weights as terms: hidden layers 2 to L repeat layer 2."""
+    return _terms(dense_weights, spec)
+
+
+def _terms(build: Callable[[ModelSpec], tuple[Weight, ...]], spec: ModelSpec) -> tuple[Term, ...]:
+    listed = build(replace(spec, layers=min(spec.layers, 2)))
+    terms = (Term(w, 1) for w in listed)
+    return tuple(Term(t.weight, spec.layers - 1) if t.repeated else t for t in terms)
+
+
+def _listable(spec: ModelSpec) -> None:
+    if spec.layers > MAX_LISTED_LAYERS:
+        raise SpecError(
+            "layers",
+            f"tensors are listed one by one for at most {MAX_LISTED_LAYERS} layers, got "
+            f"{spec.layers:,}; totals work at any depth (params -q, cost, sweep, fit)",
+        )
+
+
+def by_group(weights: tuple[Weight, ...]) -> dict[str, list[Weight]]:
+    """The weights of each subtotal group, groups and weights in list order."""
+    groups: dict[str, list[Weight]] = {}
+    for w in weights:
+        groups.setdefault(w.group, []).append(w)
+    return groups
+
+
 def directions(spec: ModelSpec) -> tuple[Direction, ...]:
     """The directions of each layer: forward, and backward when bidirectional."""
     return ("forward", "backward") if spec.bidirectional else ("forward",)
@@ -105,7 +169,11 @@ def layer_inputs(spec: ModelSpec, layer: int) -> tuple[int, str]:
 
 
 def rnn_weights(spec: ModelSpec) -> tuple[Weight, ...]:
-    """Every weight of the recurrent network, in the order its convention lists them."""
+    """Every weight of the recurrent network, in the order its convention lists them.
+
+    Raises SpecError beyond :data:`MAX_LISTED_LAYERS` layers (use :func:`rnn_terms`).
+    """
+    _listable(spec)
     build = {"seed": _seed_cell, "pytorch": _pytorch_cell, "keras": _keras_cell}[spec.convention]
     weights: list[Weight] = []
     for layer in range(spec.layers):
@@ -120,8 +188,10 @@ def dense_weights(spec: ModelSpec) -> tuple[Weight, ...]:
     The input layer has T*I units (every timestep's input side by side), each of the L
     hidden layers T*D*H units (one per RNN hidden unit per step and direction) and the
     output layer O units: W_1 is (T*I) x (T*D*H), W_2 ... W_L are (T*D*H) x (T*D*H), and
-    W_{L+1} is (T*D*H) x O, each followed by its bias.
+    W_{L+1} is (T*D*H) x O, each followed by its bias.  Raises SpecError beyond
+    :data:`MAX_LISTED_LAYERS` layers (use :func:`dense_terms`).
     """
+    _listable(spec)
     t = spec.timesteps
     width = t * spec.directions * spec.hidden_size
     width_symbol = "T·" + _times(spec.directions, "H")

@@ -17,7 +17,8 @@ from dataclasses import replace
 from typing import Literal
 
 from . import shapes
-from .shapes import Weight
+from .ranges import Sizes
+from .shapes import Term
 from .spec import DTYPE_BYTES, ModelSpec
 
 Outputs = Literal["last", "all"]
@@ -59,11 +60,11 @@ def rows(
     position = {name: k for k, name in enumerate(SIZES)}
     slots = [position[name] for name in swept]
     sizes = [getattr(template, name) for name in SIZES]
-    evaluators: dict[tuple[int, bool], Evaluate] = {}
+    evaluators: dict[tuple[bool, bool], Evaluate] = {}
     for values in _product(list(swept.values())):
         for slot, value in zip(slots, values, strict=True):
             sizes[slot] = value
-        key = (sizes[4], sizes[3] > 0)
+        key = (sizes[4] > 1, sizes[3] > 0)
         evaluate = evaluators.get(key)
         if evaluate is None:
             evaluate = evaluators[key] = compiled(structure(template, *key), outputs)
@@ -83,9 +84,10 @@ def _product(sequences: list[Sequence[int]]) -> Iterator[tuple[int, ...]]:
             yield (value, *tail)
 
 
-def structure(template: ModelSpec, layers: int, head: bool) -> ModelSpec:
-    """The template with the row's layer count and with or without a head: everything that
-    decides which tensors exist, with placeholder sizes (names do not depend on them).
+def structure(template: ModelSpec, stacked: bool, head: bool) -> ModelSpec:
+    """The template with one layer or two (the second standing for layers 2 to L) and with
+    or without a head: everything that decides which tensors exist, with placeholder sizes
+    (names do not depend on them).
     """
     return replace(
         template,
@@ -93,7 +95,7 @@ def structure(template: ModelSpec, layers: int, head: bool) -> ModelSpec:
         input_size=1,
         hidden_size=template.proj_size + 1,
         output_size=int(head),
-        layers=layers,
+        layers=2 if stacked else 1,
     )
 
 
@@ -101,27 +103,34 @@ def structure(template: ModelSpec, layers: int, head: bool) -> ModelSpec:
 def compiled(structure: ModelSpec, outputs: Outputs) -> Evaluate:
     """(T, I, H, O, L) -> (RNN total, dense total, RNN MACs, dense MACs) for one structure.
 
-    MACs are per sequence for a batch of one: matmul multiply-accumulates plus bias
-    additions, each tensor applied as :mod:`rnncalc.cost` applies it (recurrent tensors at
-    every step, the output layer once or at every step, the dense layers once).
+    The polynomial is the shape list's terms (:func:`rnncalc.shapes.rnn_terms`): each
+    tensor's symbols multiplied out, times L-1 for the tensors layers 2 to L repeat, so
+    one compilation serves every depth.  MACs are per sequence for a batch of one: matmul
+    multiply-accumulates plus bias additions, each tensor applied as :mod:`rnncalc.cost`
+    applies it (recurrent tensors at every step, the output layer once or at every step,
+    the dense layers once).
     """
-    rnn = shapes.rnn_weights(structure)
-    dense = shapes.dense_weights(structure)
+    rnn = shapes.rnn_terms(structure)
+    dense = shapes.dense_terms(structure)
     head_times = "T" if outputs == "all" else "1"
     expressions = [
-        _sum((w, "1") for w in rnn),
-        _sum((w, "1") for w in dense),
-        _sum((w, "T" if w.part != "output" else head_times) for w in rnn),
-        _sum((w, "1") for w in dense),
+        _sum((t, "1") for t in rnn),
+        _sum((t, "1") for t in dense),
+        _sum((t, "T" if t.weight.part != "output" else head_times) for t in rnn),
+        _sum((t, "1") for t in dense),
     ]
     source = f"lambda T, I, H, O, L, P={structure.proj_size}: ({', '.join(expressions)})"
     evaluate: Evaluate = eval(compile(source, "<rnncalc.sweep>", "eval"), {})
     return evaluate
 
 
-def _sum(terms: Iterable[tuple[Weight, str]]) -> str:
-    products = ["*".join(_factor(symbol) for symbol in w.symbols) + f"*{times}"
-                for w, times in terms]  # fmt: skip
+def _sum(terms: Iterable[tuple[Term, str]]) -> str:
+    products = [
+        "*".join(_factor(symbol) for symbol in t.weight.symbols)
+        + f"*{times}"
+        + ("*(L-1)" if t.repeated else "")
+        for t, times in terms
+    ]
     return " + ".join(products) or "0"
 
 
@@ -130,9 +139,9 @@ def _factor(symbol: str) -> str:
     return "(" + symbol.replace("·", "*") + ")"
 
 
-def count_rows(swept: Mapping[str, Sequence[int]]) -> int:
-    """How many rows the sweep has."""
+def count_rows(swept: Mapping[str, Sizes]) -> int:
+    """How many rows the sweep has, exactly (ranges may be longer than len() allows)."""
     total = 1
     for values in swept.values():
-        total *= len(values)
+        total *= values.length
     return total
