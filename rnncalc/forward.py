@@ -32,7 +32,7 @@ from .engine import (
     stepwise_forward,
 )
 from .shapes import Weight
-from .spec import ModelSpec
+from .spec import ModelSpec, SpecError, check_int
 
 __all__ = [
     "HIDDEN_ACTIVATIONS",
@@ -59,9 +59,16 @@ DType = Literal["float32", "float64"]
 TOLERANCE: dict[str, float] = {"float32": 1e-5, "float64": 1e-12}
 
 
+#: The most runs ``repeat`` times: a median of more adds nothing but waiting.
+MAX_REPEAT = 1000
+
+
 @dataclass(frozen=True)
 class RunOptions:
-    """How to run the pass: batch, precision, activations, outputs, timing and seed."""
+    """How to run the pass: batch, precision, activations, outputs, timing and seed.
+
+    Invalid values raise :class:`~rnncalc.spec.SpecError` naming the field.
+    """
 
     batch_size: int = 2
     dtype: DType = "float64"
@@ -70,6 +77,21 @@ class RunOptions:
     outputs: Outputs = "last"
     repeat: int = 1
     seed: int = 0
+
+    def __post_init__(self) -> None:
+        check_int("batch_size", self.batch_size, 1)
+        check_int("repeat", self.repeat, 1, MAX_REPEAT)
+        check_int("seed", self.seed, 0)
+        for field, choices in (
+            ("dtype", TOLERANCE),
+            ("hidden_activation", HIDDEN_ACTIVATIONS),
+            ("output_activation", OUTPUT_ACTIVATIONS),
+            ("outputs", ("last", "all")),
+        ):
+            if getattr(self, field) not in choices:
+                raise SpecError(
+                    field, f"must be one of {', '.join(choices)}, got {getattr(self, field)!r:.40}"
+                )
 
 
 @dataclass(frozen=True)
@@ -92,9 +114,9 @@ class Timing:
     flops: int
 
     @property
-    def gflops(self) -> float:
-        """Matmul FLOPs per second, in billions."""
-        return self.flops / self.seconds / 1e9 if self.seconds > 0 else math.inf
+    def gflops(self) -> float | None:
+        """Matmul FLOPs per second, in billions (None if the clock saw no time pass)."""
+        return self.flops / self.seconds / 1e9 if self.seconds > 0 else None
 
 
 @dataclass(frozen=True)
@@ -263,8 +285,20 @@ def run(
 
     ``weights`` are named and shaped as ``shapes.rnn_weights(spec)`` lists them.  A pass
     that fails (say, because the shape source gave a matrix that does not fit) is reported
-    as a failed check, not raised.
+    as a failed check, not raised.  Non-finite values (NaN, inf, in a file or produced by
+    overflow) raise no warnings: the check reports them.
     """
+    with np.errstate(all="ignore"):
+        return _run(spec, options, check, weights, x)
+
+
+def _run(
+    spec: ModelSpec,
+    options: RunOptions,
+    check: bool,
+    weights: Mapping[str, Array] | None,
+    x: Array | None,
+) -> tuple[ForwardReport, RunResult | None]:
     # One stream each for the weights, the inputs and the dense check: the same seed gives
     # the same x whether or not the weights come from a file.
     weight_rng, input_rng, dense_rng = (
@@ -332,6 +366,7 @@ def _checks(
         expected_y = (b, t, o) if options.outputs == "all" else (b, o)
         checks.append(_shape_check(f"y: outputs ({options.outputs})", expected_y, result.y))
     checks.append(_used_check("parameters used = params total", report.rnn.total, used))
+    checks.append(_finite_check(result))
     checks.append(_concat_check(spec, net, result, options, tolerance))
     checks.extend(_dense_checks(spec, options, result.x, report.dense.total, rng))
     return tuple(checks)
@@ -346,11 +381,34 @@ def _shape_check(name: str, expected: tuple[int, ...], array: Array | None) -> C
     return Check(f"{name} shape", list(expected), actual, actual == list(expected))
 
 
+def _finite_check(result: RunResult) -> Check:
+    """Whether x, the weights, h and y hold only finite values (no NaN, no inf)."""
+    found = []
+    for name, array in (*result.weights.items(), ("x", result.x), ("h", result.h), ("y", result.y)):
+        bad = 0 if array is None else array.size - int(np.count_nonzero(np.isfinite(array)))
+        if bad:
+            found.append(f"{name} {bad:,}")
+    actual = "finite" if not found else "NaN or inf: " + ", ".join(found)
+    return Check("x, weights, h, y: every value finite", "finite", actual, not found)
+
+
 def _difference_check(name: str, a: Array, b: Array, tolerance: float) -> Check:
+    """max |a - b| relative to max |a| (at least 1), over the finite values; non-finite
+    values must stand at the same places in both and be the same (NaN matching NaN).
+    """
     if a.shape != b.shape:
         return Check(name, tolerance, f"shapes differ: {a.shape} and {b.shape}", False, "<=")
-    scale = max(1.0, float(np.max(np.abs(a), initial=0.0)))
-    diff = float(np.max(np.abs(a - b), initial=0.0)) / scale
+    work = np.abs(a)  # one buffer of a's size serves the scale and the differences
+    work[~np.isfinite(work)] = 0
+    scale = max(1.0, float(np.max(work, initial=0.0)))
+    np.subtract(a, b, out=work)
+    np.abs(work, out=work)
+    nonfinite = ~np.isfinite(work)
+    if nonfinite.any():
+        if not np.array_equal(a[nonfinite], b[nonfinite], equal_nan=True):
+            return Check(name, tolerance, "non-finite values differ", False, "<=")
+        work[nonfinite] = 0
+    diff = float(np.max(work, initial=0.0)) / scale
     return Check(name, tolerance, diff, bool(diff <= tolerance), "<=")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,12 +21,14 @@ from .options import (
     int_option,
     model_options,
     model_spec,
+    refuse_if_given,
     size_options,
 )
 from .units import format_bytes
 
 if TYPE_CHECKING:
-    from .forward import Array, RunResult
+    from .forward import Array, ForwardReport, RunResult
+    from .savefile import Reservation
 
 #: Names accepted by --hidden-activation and --output-activation (rnncalc.forward implements
 #: them; the names live here so that parsing options does not import numpy).
@@ -130,11 +133,38 @@ def forward(
       rnncalc forward -B 64 -T 100 -I 128 -H 256 --repeat 20 -f json | jq .timing
       rnncalc forward --check --weights w.npz --inputs x.npy --save out.npz
     """
-    from . import forward as fw
+    from .savefile import reserve
+
+    with contextlib.ExitStack() as stack:
+        save = None
+        if save_path is not None:  # checked, and its temporary file made, before the run
+            with file_errors("--save"):
+                save = stack.enter_context(reserve(save_path))
+        report, result = _run(ctx, check, weights_path, inputs_path, max_memory, options)
+        if save is not None:
+            _save(save, result)
+    # Output comes after the file is in place: a closed pipe cannot leave half a file.
     from .render_forward import forward_json, forward_table
 
-    if save_path is not None and not save_path.parent.resolve().is_dir():
-        raise click.BadParameter(f"folder {save_path.parent} does not exist", param_hint="'--save'")
+    if fmt == "json":
+        click.echo(forward_json(report), nl=False)
+    else:
+        echo_table(lambda terminal, width: forward_table(report, terminal=terminal, width=width))
+    if not report.ok:
+        ctx.exit(1)
+
+
+def _run(
+    ctx: click.Context,
+    check: bool,
+    weights_path: Path | None,
+    inputs_path: Path | None,
+    max_memory: int,
+    options: dict[str, Any],
+) -> tuple[ForwardReport, RunResult | None]:
+    """Read the files, settle the model, check its memory, and run it."""
+    from . import forward as fw
+
     model = {f: options.pop(f) for f in MODEL_FIELDS}
     if model["cell"] != "rnn" and options["hidden_activation"] != "tanh":
         raise click.UsageError(
@@ -144,6 +174,11 @@ def forward(
     sizes = {f: options.pop(f) for f in SIZE_FIELDS}
     weights, x, sizes = _read_files(ctx, weights_path, inputs_path, sizes, model)
     spec = model_spec(ctx, **{f: v for f, v in sizes.items() if f != "batch_size"}, **model)
+    if not spec.has_output_layer:
+        for name in ("outputs", "output_activation"):
+            refuse_if_given(ctx, name, "the model has no output layer (O = 0)")
+    if weights is not None and x is not None and not check:
+        refuse_if_given(ctx, "seed", "the weights and inputs come from files")
     if weights is not None and weights_path is not None:
         from .weightfiles import match_weights
 
@@ -158,15 +193,7 @@ def forward(
             f"this run needs about {format_bytes(needed)} ({needed:,} bytes), more than "
             f"--max-memory {format_bytes(max_memory)}; use smaller sizes or raise --max-memory."
         )
-    report, result = fw.run(spec, run_options, check=check, weights=weights, x=x)
-    if fmt == "json":
-        click.echo(forward_json(report), nl=False)
-    else:
-        echo_table(lambda terminal, width: forward_table(report, terminal=terminal, width=width))
-    if save_path is not None:
-        _save(save_path, result)
-    if not report.ok:
-        ctx.exit(1)
+    return fw.run(spec, run_options, check=check, weights=weights, x=x)
 
 
 def _read_files(
@@ -200,13 +227,15 @@ def _read_files(
         raise click.UsageError(str(error)) from None
 
 
-def _save(path: Path, result: RunResult | None) -> None:
-    from .weightfiles import save_arrays
+def _save(save: Reservation, result: RunResult | None) -> None:
+    """Write the run's arrays over the reserved target, or say why nothing was written."""
+    from .weightfiles import write_npz
 
     if result is None:
-        click.echo(f"rnncalc: nothing saved to {path}: the pass failed", err=True)
+        click.echo(f"rnncalc: nothing saved to {save.path}: the pass failed", err=True)
         return
     try:
-        save_arrays(path, result.arrays())
-    except OSError as error:
-        raise click.ClickException(f"could not write {path}: {error}") from None
+        save.commit(lambda handle: write_npz(handle, result.arrays()))
+    except (OSError, ValueError) as error:
+        reason = (error.strerror if isinstance(error, OSError) else None) or str(error)
+        raise click.ClickException(f"could not write {save.path}: {reason}") from None

@@ -70,7 +70,7 @@ def to_json(data: dict[str, Any]) -> str:
     """Indented JSON with each list of numbers (a shape) kept on one line."""
     import json
 
-    text = json.dumps(data, indent=2, ensure_ascii=False)
+    text = json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False)
     return _NUMBER_LIST.sub(lambda m: "[" + _LIST_BREAK.sub(", ", m[1]) + "]", text) + "\n"
 
 

@@ -75,7 +75,8 @@ def forward_table(
         notes.append(
             Text(
                 f"Timing: {t.seconds * 1000:.3f} ms (median of {t.repeat}), "
-                f"{t.flops:,} matmul FLOPs, {t.gflops:.3g} GFLOP/s"
+                f"{t.flops:,} matmul FLOPs, "
+                + ("too fast to rate" if t.gflops is None else f"{t.gflops:.3g} GFLOP/s")
             )
         )
     notes.append(_verdict(report))

@@ -2,19 +2,16 @@
 
 Files are read with ``allow_pickle=False``, so loading never runs code from a file.  Every
 mismatch is a :class:`ArrayFileError` whose message names the file, the key, the expected
-and the found shape.  Results are written to a temporary file that replaces the target
-only when complete: a file is written whole or not at all.
+and the found shape.  Results are written as :mod:`rnncalc.savefile` reserves them.
 """
 
 from __future__ import annotations
 
-import os
-import tempfile
 import zipfile
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 import numpy.typing as npt
@@ -232,17 +229,7 @@ def match_weights(
     return matched, unknown
 
 
-def save_arrays(path: Path, arrays: Mapping[str, Array]) -> None:
-    """Write an ``.npz`` archive atomically: complete at ``path``, or no file at all."""
-    directory = path.parent
-    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            contiguous: dict[str, Any] = {k: np.ascontiguousarray(v) for k, v in arrays.items()}
-            np.savez(handle, **contiguous)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+def write_npz(handle: BinaryIO, arrays: Mapping[str, Array]) -> None:
+    """Write ``arrays`` by name to an open binary file as an ``.npz`` archive (np.savez)."""
+    contiguous: dict[str, Any] = {k: np.ascontiguousarray(v) for k, v in arrays.items()}
+    np.savez(handle, **contiguous)

@@ -17,7 +17,8 @@ from click.testing import CliRunner, Result
 
 from rnncalc import shapes
 from rnncalc.cli import cli
-from rnncalc.weightfiles import save_arrays
+from rnncalc.savefile import reserve
+from rnncalc.weightfiles import write_npz
 
 REFERENCE = Path(__file__).parent / "reference"
 
@@ -52,7 +53,7 @@ def seed_files(tmp_path: Path) -> tuple[Path, Path, dict[str, np.ndarray]]:
 def test_check_passes_on_the_seed_example() -> None:
     result = run("--check")
     assert result.exit_code == 0
-    assert "All 10 checks passed." in result.stdout
+    assert "All 11 checks passed." in result.stdout
     assert "Forward pass: T=3, I=4, H=3, O=1, batch 2, float64" in result.stdout
 
 
@@ -333,8 +334,8 @@ def test_save_is_all_or_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
         raise OSError("disk full")
 
     monkeypatch.setattr(np, "savez", broken)
-    with pytest.raises(OSError, match="disk full"):
-        save_arrays(target, {"h": np.zeros(3)})
+    with pytest.raises(OSError, match="disk full"), reserve(target) as save:
+        save.commit(lambda handle: write_npz(handle, {"h": np.zeros(3)}))
     assert target.read_bytes() == b"previous"
     assert os.listdir(tmp_path) == ["out.npz"]
 
