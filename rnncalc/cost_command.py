@@ -14,6 +14,7 @@ from .options import (
     int_option,
     model_options,
     model_spec,
+    refuse_if_given,
     size_options,
 )
 
@@ -68,6 +69,8 @@ def cost(
     from .render_cost import cost_csv, cost_json, cost_table
 
     spec = model_spec(ctx, **model)
+    if not spec.has_output_layer:
+        refuse_if_given(ctx, "outputs", "-O 0 leaves no output layer to run")
     report = estimate_cost(spec, batch_size, outputs, dtype)
     if fmt == "json":
         click.echo(cost_json(report), nl=False)

@@ -6,7 +6,14 @@ from typing import Any
 
 import click
 
-from .options import choice_option, command, model_options, model_spec, size_options
+from .options import (
+    choice_option,
+    command,
+    model_options,
+    model_spec,
+    refuse_if_given,
+    size_options,
+)
 
 
 @command
@@ -33,4 +40,7 @@ def diagram(ctx: click.Context, /, outputs: str, **model: Any) -> None:
     """
     from .diagram import diagram as draw_diagram
 
-    click.echo(draw_diagram(model_spec(ctx, **model), outputs), nl=False)
+    spec = model_spec(ctx, **model)
+    if not spec.has_output_layer:
+        refuse_if_given(ctx, "outputs", "-O 0 leaves no output layer to draw")
+    click.echo(draw_diagram(spec, outputs), nl=False)

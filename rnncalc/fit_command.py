@@ -13,6 +13,7 @@ from .options import (
     format_option,
     model_options,
     model_spec,
+    refuse_if_given,
     size_options,
 )
 
@@ -70,6 +71,10 @@ def fit(
         )
     if (budget is None) == (budget_bytes is None):
         raise click.UsageError("give exactly one of --budget and --budget-bytes.")
+    if budget_bytes is None:
+        refuse_if_given(ctx, "dtype", "it sizes the parameters of --budget-bytes")
+    refuse_if_given(ctx, "timesteps", "the RNN's count does not depend on T")
+    refuse_if_given(ctx, solve.replace("-", "_"), f"--solve {solve} finds it")
     try:
         if budget is not None:
             limit = parse_count(budget)

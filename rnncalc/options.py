@@ -209,6 +209,23 @@ def option_name(field: str) -> str:
     return "--" + field.replace("_", "-")
 
 
+def refuse_if_given(ctx: click.Context, name: str, why: str) -> None:
+    """Refuse option ``name`` when the user set it: it would have no effect, for ``why``.
+
+    An option that does nothing is a usage error, never silently dropped.
+    """
+    if given(ctx, name):
+        raise click.UsageError(f"{option_label(ctx, name)} has no effect here: {why}.", ctx)
+
+
+def option_label(ctx: click.Context, name: str) -> str:
+    """How the user wrote option ``name`` (its longest form), e.g. ``--outputs``."""
+    for param in ctx.command.params:
+        if param.name == name and param.opts:
+            return max(param.opts, key=len)
+    return option_name(name)
+
+
 def given(ctx: click.Context, name: str) -> bool:
     """Whether the user set parameter ``name`` (rather than leaving its default)."""
     return ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT

@@ -16,6 +16,7 @@ from .options import (
     format_option,
     model_options_but_layers,
     model_spec,
+    refuse_if_given,
 )
 
 if TYPE_CHECKING:
@@ -87,6 +88,12 @@ def sweep(
       rnncalc sweep -H 32..256:+32 -I 64,128 -f json
     """
     from . import sweep as engine
+
+    if plot:
+        refuse_if_given(ctx, "fmt", "--plot draws a chart, which has no other format")
+        refuse_if_given(ctx, "with_cost", "--plot charts parameter totals only")
+    if not with_cost:
+        refuse_if_given(ctx, "outputs", "it counts the output layer's MACs, shown with --cost")
     from .render_sweep import csv_lines, json_lines, sweep_plot, sweep_table
 
     swept = {f: options.pop(f) for f in engine.SIZES}
