@@ -338,8 +338,10 @@ def _lstm_layout(a: Array) -> Array:
     tanh serves all four, as sigma(v) = (1 + tanh(v/2)) / 2.
     """
     h = a.shape[-1] // 4
-    i, f, g, o = (a[..., k * h : (k + 1) * h] for k in range(4))
-    return np.concatenate([0.5 * i, 0.5 * f, 0.5 * o, g], axis=-1)
+    out = np.empty_like(a)
+    for k, (source, scale) in enumerate(((0, 0.5), (1, 0.5), (3, 0.5), (2, 1.0))):
+        np.multiply(a[..., source * h : (source + 1) * h], scale, out=out[..., k * h : (k + 1) * h])
+    return out
 
 
 def _lstm_step(k: _Chunk, z: Array, prev: Array, out: Array) -> None:

@@ -357,7 +357,7 @@ def test_save_failure_is_reported_without_a_traceback(
 def test_max_memory_refuses_with_the_estimate() -> None:
     result = run("--check", "--max-memory", "2KiB")
     assert result.exit_code == 2
-    assert "this run needs about 3.21 KiB (3,288 bytes), more than --max-memory 2.00 KiB" in (
+    assert "this run needs about 2.43 KiB (2,488 bytes), more than --max-memory 2.00 KiB" in (
         result.stderr
     )
     assert run("--check", "--max-memory", "4KiB").exit_code == 0
