@@ -192,7 +192,11 @@ def init_weights(
             bound = 1.0 / math.sqrt(hidden_size)
         elif w.role in ("input", "hidden", "output"):
             bound = 1.0 / math.sqrt(w.shape[1] if w.transposed else w.shape[0])
-        arrays[w.name] = _drawn(lambda n, b=bound: rng.uniform(-b, b, n), w.shape, dtype)
+
+        def draw(n: int, bound: float = bound) -> Array:
+            return rng.uniform(-bound, bound, (n,))
+
+        arrays[w.name] = _drawn(draw, w.shape, dtype)
     return arrays
 
 

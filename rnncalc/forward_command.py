@@ -172,7 +172,7 @@ def _run(
             "and tanh as the frameworks define them."
         )
     sizes = {f: options.pop(f) for f in SIZE_FIELDS}
-    weights, x, sizes = _read_files(ctx, weights_path, inputs_path, sizes, model)
+    weights, x, sizes = _read_files(ctx, weights_path, inputs_path, sizes, model, max_memory)
     spec = model_spec(ctx, **{f: v for f, v in sizes.items() if f != "batch_size"}, **model)
     if not spec.has_output_layer:
         for name in ("outputs", "output_activation"):
@@ -202,8 +202,11 @@ def _read_files(
     inputs_path: Path | None,
     sizes: dict[str, int],
     model: dict[str, Any],
+    max_memory: int,
 ) -> tuple[dict[str, Array] | None, Array | None, dict[str, int]]:
-    """Load the weights and inputs files and settle the sizes with the size options."""
+    """Load the weights and inputs files, within ``max_memory`` bytes between them (checked
+    on what their headers declare, before reading), and settle the sizes with the options.
+    """
     from . import weightfiles as files
 
     found: files.Found = {}
@@ -214,11 +217,12 @@ def _read_files(
             ctx, hidden_size=sizes["proj_size"] + 1, **model, proj_size=sizes["proj_size"]
         )
         with file_errors("--weights"):
-            weights = files.load_weights(weights_path)
+            weights = files.load_weights(weights_path, max_memory)
+            max_memory -= sum(a.nbytes for a in weights.values())
             found = files.sizes_from_weights(weights_path, weights, probe)
     if inputs_path is not None:
         with file_errors("--inputs"):
-            x = files.load_inputs(inputs_path)
+            x = files.load_inputs(inputs_path, max(max_memory, 0))
             found = files.sizes_from_inputs(inputs_path, x, found)
     explicit = {f for f in SIZE_FIELDS if given(ctx, f)}
     try:

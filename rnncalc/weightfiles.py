@@ -1,13 +1,12 @@
 """Weights and inputs from files, and results to a file, for ``rnncalc forward``.
 
-Files are read with ``allow_pickle=False``, so loading never runs code from a file.  Every
-mismatch is a :class:`ArrayFileError` whose message names the file, the key, the expected
-and the found shape.  Results are written as :mod:`rnncalc.savefile` reserves them.
+Files are read by :mod:`rnncalc.npyfile`, which never runs code from a file and checks
+declared sizes before reading.  Every mismatch is an :class:`ArrayFileError` whose message
+names the file, the key, the expected and the found shape.
 """
 
 from __future__ import annotations
 
-import zipfile
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
@@ -17,6 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from . import shapes
+from .npyfile import ArrayFileError, read_npy, read_npz
 from .shapes import Weight
 from .spec import ModelSpec
 
@@ -29,50 +29,20 @@ RESULT_KEYS = ("x", "h", "y")
 Found = dict[str, tuple[int, str]]
 
 
-class ArrayFileError(ValueError):
-    """A weights or inputs file that cannot be used; the message says why."""
+def load_weights(path: Path, max_bytes: int) -> dict[str, Array]:
+    """All arrays of an ``.npz`` archive, by name, if they fit in ``max_bytes``."""
+    return read_npz(path, max_bytes)
 
 
-def _load(path: Path) -> Any:
-    try:
-        return np.load(path, allow_pickle=False)
-    except FileNotFoundError:
-        raise ArrayFileError(f"{path}: no such file") from None
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as error:
-        raise ArrayFileError(f"{path}: not a readable NumPy file ({error})") from None
-
-
-def _numeric(path: Path, key: str, array: Array) -> Array:
-    if array.dtype.kind not in "iuf":
-        raise ArrayFileError(f"{path}: {key} holds {array.dtype} values; expected real numbers")
-    return array
-
-
-def load_weights(path: Path) -> dict[str, Array]:
-    """All arrays of an ``.npz`` archive, by name."""
-    data = _load(path)
-    if not isinstance(data, np.lib.npyio.NpzFile):
-        raise ArrayFileError(f"{path}: expected an .npz archive of named arrays (np.savez)")
-    try:
-        with data:
-            return {key: _numeric(path, key, data[key]) for key in data.files}
-    except ArrayFileError:
-        raise
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as error:
-        raise ArrayFileError(f"{path}: a damaged .npz archive ({error})") from None
-
-
-def load_inputs(path: Path) -> Array:
+def load_inputs(path: Path, max_bytes: int) -> Array:
     """The input x from an ``.npy`` file: three dimensions (B, T, I), batch first."""
-    data = _load(path)
-    if not isinstance(data, np.ndarray):
-        raise ArrayFileError(f"{path}: expected one array in an .npy file (np.save)")
+    data = read_npy(path, max_bytes)
     if data.ndim != 3 or 0 in data.shape:
         raise ArrayFileError(
             f"{path}: x has shape {tuple(data.shape)}; expected (B, T, I): batch, timesteps, "
             "input size, none of them 0"
         )
-    return _numeric(path, "x", data)
+    return data
 
 
 def sizes_from_weights(path: Path, arrays: Mapping[str, Array], probe: ModelSpec) -> Found:
@@ -86,7 +56,12 @@ def sizes_from_weights(path: Path, arrays: Mapping[str, Array], probe: ModelSpec
     source = f"the weights in {path}"
     found: Found = {}
     if probe.cell == "lstm" and probe.convention == "pytorch" and "weight_hr_l0" in arrays:
-        found["proj_size"] = (int(arrays["weight_hr_l0"].shape[0]), source)
+        projection = arrays["weight_hr_l0"]
+        if projection.ndim != 2 or 0 in projection.shape:
+            raise ArrayFileError(
+                f"{path}: weight_hr_l0 has shape {tuple(projection.shape)}; expected (P, H)"
+            )
+        found["proj_size"] = (int(projection.shape[0]), source)
         probe = replace(probe, proj_size=1, hidden_size=2)
     listed = shapes.rnn_weights(replace(probe, output_size=1))
     first, head = listed[0], next(w for w in listed if w.role == "output")

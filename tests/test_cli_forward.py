@@ -207,8 +207,8 @@ GOOD = {
             "W_xh is missing; expected shape (I, H), from which the sizes are read",
         ),
         ({**GOOD, "W_yh": np.zeros(3)}, "W_yh has shape (3,); expected (H, O)"),
-        ({**GOOD, "b_h": np.array(["a", "b", "c"])}, "b_h holds <U1 values; expected real numbers"),
-        ({**GOOD, "b_h": np.zeros(3, complex)}, "b_h holds complex128 values"),
+        ({**GOOD, "b_h": np.array(["a", "b", "c"])}, "b_h: holds <U1 values; expected integers"),
+        ({**GOOD, "b_h": np.zeros(3, complex)}, "b_h: holds complex128 values"),
     ],
 )
 def test_bad_weights_name_the_key(tmp_path: Path, arrays: dict[str, Any], message: str) -> None:
@@ -259,7 +259,7 @@ def test_pickled_objects_are_refused_and_never_run(tmp_path: Path) -> None:
     assert (tmp_path / "probe").exists()
     result = run("--weights", path)
     assert result.exit_code == 2
-    assert "not a readable NumPy file" in result.stderr or "damaged" in result.stderr
+    assert "holds object values" in result.stderr
     assert not marker.exists()  # ...but rnncalc never springs it
     npy = tmp_path / "trap.npy"
     np.save(npy, trap)
@@ -272,9 +272,9 @@ def test_pickled_objects_are_refused_and_never_run(tmp_path: Path) -> None:
     ("option", "content", "message"),
     [
         ("--weights", None, "no such file"),
-        ("--weights", b"not numpy at all", "not a readable NumPy file"),
+        ("--weights", b"not numpy at all", "not an .npz file (it is not a zip archive)"),
         ("--inputs", None, "no such file"),
-        ("--inputs", b"\x93NUMPY garbage", "not a readable NumPy file"),
+        ("--inputs", b"\x93NUMPY garbage", ".npy format version 32.103 is not one of"),
     ],
 )
 def test_unreadable_files(tmp_path: Path, option: str, content: bytes | None, message: str) -> None:
@@ -292,7 +292,7 @@ def test_weights_must_be_an_archive(tmp_path: Path) -> None:
     np.save(path, np.zeros((4, 3)))
     result = run("--weights", path)
     assert result.exit_code == 2
-    assert "expected an .npz archive of named arrays" in result.stderr
+    assert "not an .npz file (it is an .npy file of one array" in result.stderr
 
 
 @pytest.mark.parametrize(
@@ -300,7 +300,7 @@ def test_weights_must_be_an_archive(tmp_path: Path) -> None:
     [
         (np.zeros((2, 3)), "x has shape (2, 3); expected (B, T, I)"),
         (np.zeros((2, 0, 4)), "none of them 0"),
-        (np.array([[["a"]]]), "x holds <U1 values"),
+        (np.array([[["a"]]]), "holds <U1 values"),
     ],
 )
 def test_bad_inputs(tmp_path: Path, array: np.ndarray, message: str) -> None:
@@ -316,7 +316,7 @@ def test_inputs_npz_is_refused(tmp_path: Path) -> None:
     np.savez(path, x=np.zeros((1, 2, 3)))
     result = run("--inputs", path)
     assert result.exit_code == 2
-    assert "expected one array in an .npy file" in result.stderr
+    assert "not an .npy file (it is a zip archive" in result.stderr
 
 
 def test_save_into_a_missing_folder_is_a_usage_error(tmp_path: Path) -> None:
