@@ -75,31 +75,34 @@ def cli() -> None:
 
 
 def main() -> None:
-    """Console-script entry point.
-
-    Errors end here: a usage error is one message and exit 2, Ctrl-C exits 130, output that
-    cannot be written is one line and exit 1 (see :mod:`rnncalc.streams`); no message echoes
-    more than a few hundred characters of its input.
-    """
+    """Console-script entry point: set up the process (:mod:`rnncalc.streams`) and run."""
     streams.prepare()
     if sys.stdout is None:
         if sys.stderr is not None:
             sys.stderr.write("rnncalc: standard output is closed: there is nowhere to write\n")
         sys.exit(streams.OUTPUT_ERROR)
+    sys.exit(run())
+
+
+def run(args: list[str] | None = None) -> int:
+    """Run the command line ``args`` (default: the process's) and return its exit status.
+
+    Errors end here: a usage error is one message and 2, Ctrl-C 130, output that cannot
+    be written one line and 1; no message echoes more than a few hundred characters of its
+    input.
+    """
     try:
-        status = cli.main(prog_name="rnncalc", standalone_mode=False)
+        status = cli.main(args, prog_name="rnncalc", standalone_mode=False)
         sys.stdout.flush()
     except click.ClickException as error:
         shown = io.StringIO()
         error.show(shown)
-        click.echo(
-            re.sub(r"\S{201,}", lambda word: quote(word[0], 120), shown.getvalue()),
-            err=True,
-            nl=False,
+        streams.emit(
+            re.sub(r"\S{201,}", lambda word: quote(word[0], 120), shown.getvalue()), err=True
         )
-        status = error.exit_code
+        return error.exit_code
     except (click.Abort, KeyboardInterrupt):
-        status = INTERRUPTED
+        return INTERRUPTED
     except OSError as error:
-        status = streams.write_failed(error)
-    sys.exit(status or 0)
+        return streams.write_failed(error)
+    return status if isinstance(status, int) else 0

@@ -17,6 +17,7 @@ from .options import (
     refuse_if_given,
     size_options,
 )
+from .streams import emit
 
 
 @command
@@ -73,9 +74,9 @@ def cost(
         refuse_if_given(ctx, "outputs", "-O 0 leaves no output layer to run")
     report = estimate_cost(spec, batch_size, outputs, dtype)
     if fmt == "json":
-        click.echo(cost_json(report), nl=False)
+        emit(cost_json(report))
     elif fmt == "csv":
-        click.echo(cost_csv(report), nl=False)
+        emit(cost_csv(report))
     else:
         echo_table(
             lambda terminal, width: cost_table(report, explain_, terminal=terminal, width=width)

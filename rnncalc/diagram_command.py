@@ -14,6 +14,7 @@ from .options import (
     refuse_if_given,
     size_options,
 )
+from .streams import emit
 
 
 @command
@@ -43,4 +44,4 @@ def diagram(ctx: click.Context, /, outputs: str, **model: Any) -> None:
     spec = model_spec(ctx, **model)
     if not spec.has_output_layer:
         refuse_if_given(ctx, "outputs", "-O 0 leaves no output layer to draw")
-    click.echo(draw_diagram(spec, outputs), nl=False)
+    emit(draw_diagram(spec, outputs))

@@ -16,6 +16,7 @@ from .options import (
     refuse_if_given,
     size_options,
 )
+from .streams import emit
 
 
 @command
@@ -89,9 +90,9 @@ def fit(
     template = model_spec(ctx, **model)
     result = solve_fit(template, solve, limit)
     if result is None:
-        click.echo(
+        emit(
             f"rnncalc: no {solve} fits: even the smallest model needs more than "
-            f"{limit:,} parameters.",
+            f"{limit:,} parameters.\n",
             err=True,
         )
         ctx.exit(1)
@@ -101,7 +102,7 @@ def fit(
 
         data = {"solve": result.solve, "value": result.value, "total": result.total,
                 "next_total": result.next_total, "budget": result.budget}  # fmt: skip
-        click.echo(to_json(data), nl=False)
+        emit(to_json(data))
         return
     from .render_fit import fit_table
 

@@ -24,6 +24,7 @@ from .options import (
     refuse_if_given,
     size_options,
 )
+from .streams import emit
 from .units import format_bytes
 
 if TYPE_CHECKING:
@@ -147,7 +148,7 @@ def forward(
     from .render_forward import forward_json, forward_table
 
     if fmt == "json":
-        click.echo(forward_json(report), nl=False)
+        emit(forward_json(report))
     else:
         echo_table(lambda terminal, width: forward_table(report, terminal=terminal, width=width))
     if not report.ok:
@@ -185,7 +186,7 @@ def _run(
         with file_errors("--weights"):
             weights, unknown = match_weights(weights_path, weights, shapes.rnn_weights(spec))
         if unknown:
-            click.echo(f"rnncalc: ignoring {', '.join(unknown)} in {weights_path}", err=True)
+            emit(f"rnncalc: ignoring {', '.join(unknown)} in {weights_path}\n", err=True)
     run_options = fw.RunOptions(batch_size=sizes["batch_size"], **options)
     needed = fw.estimate_bytes(spec, run_options, check)
     if needed > max_memory:
@@ -236,7 +237,7 @@ def _save(save: Reservation, result: RunResult | None) -> None:
     from .weightfiles import write_npz
 
     if result is None:
-        click.echo(f"rnncalc: nothing saved to {save.path}: the pass failed", err=True)
+        emit(f"rnncalc: nothing saved to {save.path}: the pass failed\n", err=True)
         return
     try:
         save.commit(lambda handle: write_npz(handle, result.arrays()))

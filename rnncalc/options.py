@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 import click
 
 from .spec import CELLS, CONVENTIONS, NOTATIONS, ModelSpec, SpecError
+from .streams import emit
 from .units import parse_count
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -235,7 +236,7 @@ def echo_table(draw: Callable[[bool, int | None], str]) -> None:
     """Echo a table drawn for this stdout: a terminal's width and colour, or plain text."""
     terminal = sys.stdout.isatty()
     width = max(20, shutil.get_terminal_size().columns) if terminal else None
-    click.echo(draw(terminal, width), nl=False)
+    emit(draw(terminal, width))
 
 
 @contextlib.contextmanager

@@ -16,6 +16,7 @@ from .options import (
     model_spec,
     size_options,
 )
+from .streams import emit
 
 
 @command
@@ -64,7 +65,7 @@ def params(
     spec = model_spec(ctx, **model)
     report = count_params(spec)
     if quiet:
-        click.echo(report.rnn.total)
+        emit(f"{report.rnn.total}\n")
         return
     from . import render
 
@@ -74,9 +75,9 @@ def params(
 
         explanation = explain(report)
     if fmt == "json":
-        click.echo(render.params_json(report, explanation), nl=False)
+        emit(render.params_json(report, explanation))
     elif fmt == "csv":
-        click.echo(render.params_csv(report), nl=False)
+        emit(render.params_csv(report))
     else:
         echo_table(
             lambda terminal, width: render.params_table(

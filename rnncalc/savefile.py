@@ -72,7 +72,9 @@ def reserve(path: Path) -> Iterator[Reservation]:
     try:
         fd, name = tempfile.mkstemp(prefix=".rnncalc-", suffix=".tmp", dir=path.parent)
     except OSError as error:
-        raise SaveError(f"cannot write in the folder {_folder(path)}: {_reason(error)}") from None
+        raise SaveError(
+            f"{path}: cannot write in the folder {_folder(path)}: {_reason(error)}"
+        ) from None
     reservation = Reservation(path, os.fdopen(fd, "wb"), Path(name))
     try:
         os.fchmod(fd, mode)

@@ -29,7 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Literal
 
-from .spec import ModelSpec, SpecError
+from .spec import ModelSpec, SpecError, shown
 
 #: The most stacked layers whose tensors are listed one by one.  Deeper stacks are
 #: counted (terms, below) but not listed: a table of their tensors would have thousands
@@ -143,7 +143,7 @@ def _listable(spec: ModelSpec) -> None:
         raise SpecError(
             "layers",
             f"tensors are listed one by one for at most {MAX_LISTED_LAYERS} layers, got "
-            f"{spec.layers:,}; totals work at any depth (params -q, cost, sweep, fit)",
+            f"{shown(spec.layers)}; totals work at any depth (params -q, cost, sweep, fit)",
         )
 
 

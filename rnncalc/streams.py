@@ -19,7 +19,6 @@ import contextlib
 import os
 import signal
 import sys
-import unicodedata
 from types import FrameType
 
 #: Characters rnncalc prints that need a stand-in on an ASCII or Latin-1 stream.
@@ -46,6 +45,8 @@ OUTPUT_ERROR = 1
 
 def fallback(char: str) -> str:
     """An ASCII stand-in for one character: box drawing by its shape, else the table above."""
+    import unicodedata  # only when a stream cannot hold a character
+
     if char in FALLBACKS:
         return FALLBACKS[char]
     name = unicodedata.name(char, "")
@@ -77,6 +78,17 @@ def prepare() -> None:
 
 def _terminate(signum: int, frame: FrameType | None) -> None:
     raise SystemExit(128 + signum)
+
+
+def emit(text: str, err: bool = False) -> None:
+    """Write ``text`` to stdout (or stderr) in the stream's own encoding, and flush.
+
+    (click.echo would rewrap an ASCII stream as UTF-8; here the encoding the user set is
+    kept, with the fallback above for what it cannot hold.)
+    """
+    stream = sys.stderr if err else sys.stdout
+    stream.write(text)
+    stream.flush()
 
 
 def write_failed(error: OSError) -> int:

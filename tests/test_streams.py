@@ -1,0 +1,117 @@
+"""The process around a command, in real subprocesses: closed and full output, encodings
+that cannot hold box drawing, Ctrl-C and SIGTERM (see rnncalc/streams.py).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from rnncalc.streams import fallback
+
+COMMAND = [sys.executable, "-m", "rnncalc"]
+#: A forward pass that runs for many seconds: long enough to be interrupted mid-way.
+LONG_RUN = ["forward", "-T", "1000000", "-H", "8", "-I", "2", "-B", "1", "--repeat", "100"]
+
+
+def rnncalc(*args: str, **kwargs: object) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run([*COMMAND, *args], capture_output=True, timeout=60, check=False, **kwargs)  # type: ignore[call-overload, no-any-return]
+
+
+def test_closed_stdout_is_one_line_and_status_1() -> None:
+    result = subprocess.run(
+        [*COMMAND, "params"],
+        stdin=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        preexec_fn=lambda: os.close(1),
+        check=False,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert result.stderr == b"rnncalc: standard output is closed: there is nowhere to write\n"
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+@pytest.mark.parametrize(
+    "args", [["params"], ["sweep", "-T", "1..100000", "-f", "csv"], ["--help"]]
+)
+def test_a_full_disk_is_one_line_and_status_1(args: list[str]) -> None:
+    with open("/dev/full", "wb") as full:
+        result = subprocess.run(
+            [*COMMAND, *args], stdout=full, stderr=subprocess.PIPE, check=False, timeout=60
+        )
+    assert result.returncode == 1
+    assert result.stderr == b"rnncalc: cannot write the output: No space left on device\n"
+
+
+@pytest.mark.parametrize("encoding", ["latin-1", "ascii"])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["params", "--explain"],
+        ["diagram", "-c", "lstm", "-L", "6", "--bidirectional", "-T", "20"],
+        ["cost", "--explain"],
+        ["sweep", "-T", "1..5", "--plot"],
+        ["forward", "--check"],
+    ],
+)
+def test_encodings_without_box_drawing_get_ascii(encoding: str, args: list[str]) -> None:
+    result = rnncalc(*args, env={**os.environ, "PYTHONIOENCODING": encoding})
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == b""
+    text = result.stdout.decode(encoding)  # strict: every byte is of the encoding
+    utf8 = rnncalc(*args, env={**os.environ, "PYTHONIOENCODING": "utf-8"}).stdout.decode()
+    # The same text, each character the encoding lacks replaced by its ASCII stand-in.
+    expected = "".join(char if char.encode(encoding, "ignore") else fallback(char) for char in utf8)
+    if args[0] == "forward":  # timings differ from run to run
+        text, expected = (t.split("Timing:")[0] for t in (text, expected))
+    assert text == expected
+    assert text != utf8  # something needed a stand-in
+
+
+def test_fallbacks_are_ascii() -> None:
+    for char in "┏━┳┓┃│┡╇┩├┼┤└┴┘─═║╭╮×·²→←▶◀▲█…≤≥−⋮é":
+        assert fallback(char).isascii()
+        assert fallback(char)
+    assert fallback("×") == "x"
+    assert fallback("·") == "*"
+    assert fallback("━") == "-"
+    assert fallback("┃") == "|"
+    assert fallback("╇") == "+"
+
+
+def running(*args: str, cwd: Path | None = None) -> subprocess.Popen[bytes]:
+    """Start rnncalc and return once it is past start-up (it has imported numpy)."""
+    process = subprocess.Popen(
+        [*COMMAND, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=cwd
+    )
+    time.sleep(1.5)
+    assert process.poll() is None, "the run ended before it could be interrupted"
+    return process
+
+
+def test_ctrl_c_exits_130_quietly() -> None:
+    process = running(*LONG_RUN)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130
+    assert b"Traceback" not in err
+    assert len(err.splitlines()) <= 1
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_an_interrupted_save_leaves_nothing_behind(tmp_path: Path, sig: int) -> None:
+    process = running(*LONG_RUN, "--save", "out.npz", cwd=tmp_path)
+    (reserved,) = tmp_path.iterdir()  # the temporary file, made before the run
+    assert reserved.name.startswith(".rnncalc-")
+    process.send_signal(sig)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == (143 if sig == signal.SIGTERM else 130)
+    assert b"Traceback" not in err
+    assert list(tmp_path.iterdir()) == []
