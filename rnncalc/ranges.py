@@ -52,10 +52,7 @@ class Arithmetic(Sizes):
         return self.start + index * self.step
 
     def __iter__(self) -> Iterator[int]:
-        value = self.start
-        while value <= self.high:
-            yield value
-            value += self.step
+        return iter(range(self.start, self.high + 1, self.step))  # iterates any size
 
 
 class Geometric(Sizes):

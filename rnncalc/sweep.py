@@ -2,9 +2,10 @@
 
 A sweep can have millions of rows, too many to build every weight list.  Yet the shape
 list already writes each tensor's shape in letters (``("4·H", "I")``), so for one model
-structure (cell, convention, layers, directions, biases, head or not) its total is one
-polynomial in the sizes: Σ over tensors of the product of their symbols.  This module
-turns the shape list into that polynomial, compiles it once, and evaluates it per row;
+structure (cell, convention, stacked or not, directions, biases, head or not) its total is
+one polynomial in the sizes, L included: Σ over tensors of the product of their symbols.
+This module turns the shape list into that polynomial, multiplied out with like terms
+collected, compiles it once, and evaluates it per row;
 tests check it against :func:`rnncalc.counts.count_params` and
 :func:`rnncalc.cost.estimate_cost`.  Standard library only.
 """
@@ -104,39 +105,79 @@ def compiled(structure: ModelSpec, outputs: Outputs) -> Evaluate:
     """(T, I, H, O, L) -> (RNN total, dense total, RNN MACs, dense MACs) for one structure.
 
     The polynomial is the shape list's terms (:func:`rnncalc.shapes.rnn_terms`): each
-    tensor's symbols multiplied out, times L-1 for the tensors layers 2 to L repeat, so
-    one compilation serves every depth.  MACs are per sequence for a batch of one: matmul
-    multiply-accumulates plus bias additions, each tensor applied as :mod:`rnncalc.cost`
-    applies it (recurrent tensors at every step, the output layer once or at every step,
-    the dense layers once).
+    tensor's symbols multiplied out, times L-1 for the tensors layers 2 to L repeat (so
+    one compilation serves every depth), and like terms collected.  MACs are per
+    sequence for a batch of one: matmul multiply-accumulates plus bias additions, each
+    tensor applied as :mod:`rnncalc.cost` applies it (recurrent tensors at every step,
+    the output layer once or at every step, the dense layers once).
     """
     rnn = shapes.rnn_terms(structure)
     dense = shapes.dense_terms(structure)
     head_times = "T" if outputs == "all" else "1"
-    expressions = [
+    polynomials = [
         _sum((t, "1") for t in rnn),
         _sum((t, "1") for t in dense),
         _sum((t, "T" if t.weight.part != "output" else head_times) for t in rnn),
         _sum((t, "1") for t in dense),
     ]
-    source = f"lambda T, I, H, O, L, P={structure.proj_size}: ({', '.join(expressions)})"
+    expressions = ", ".join(_source(p) for p in polynomials)
+    source = f"lambda T, I, H, O, L, P={structure.proj_size}: ({expressions})"
     evaluate: Evaluate = eval(compile(source, "<rnncalc.sweep>", "eval"), {})
     return evaluate
 
 
-def _sum(terms: Iterable[tuple[Term, str]]) -> str:
-    products = [
-        "*".join(_factor(symbol) for symbol in t.weight.symbols)
-        + f"*{times}"
-        + ("*(L-1)" if t.repeated else "")
-        for t, times in terms
+#: A polynomial with integer coefficients: sorted tuple of letters (a monomial) -> coefficient.
+Polynomial = dict[tuple[str, ...], int]
+
+
+def _sum(terms: Iterable[tuple[Term, str]]) -> Polynomial:
+    """Σ over the terms of the product of their symbols, times ``times``, and times L-1 for
+    the tensors that layers 2 to L repeat, multiplied out and like terms collected.
+    """
+    total: Polynomial = {}
+    for t, times in terms:
+        product = _polynomial(times)
+        for symbol in t.weight.symbols:
+            product = _times(product, _polynomial(symbol))
+        if t.repeated:
+            product = _times(product, {("L",): 1, (): -1})
+        for monomial, coefficient in product.items():
+            total[monomial] = total.get(monomial, 0) + coefficient
+    return total
+
+
+def _polynomial(symbol: str) -> Polynomial:
+    """A shape symbol as a polynomial: ``4·H`` is {(H,): 4}, ``H+2·P`` {(H,): 1, (P,): 2}."""
+    result: Polynomial = {}
+    for term in symbol.split("+"):
+        coefficient, letters = 1, []
+        for factor in term.split("·"):
+            if factor.isdigit():
+                coefficient *= int(factor)
+            else:
+                letters.append(factor)
+        monomial = tuple(sorted(letters))
+        result[monomial] = result.get(monomial, 0) + coefficient
+    return result
+
+
+def _times(a: Polynomial, b: Polynomial) -> Polynomial:
+    result: Polynomial = {}
+    for left, x in a.items():
+        for right, y in b.items():
+            monomial = tuple(sorted(left + right))
+            result[monomial] = result.get(monomial, 0) + x * y
+    return result
+
+
+def _source(polynomial: Polynomial) -> str:
+    """Python for a polynomial: ``-4*H*H + H*O + 8*H``."""
+    terms = [
+        "*".join([*([str(c)] if c != 1 or not monomial else []), *monomial])
+        for monomial, c in sorted(polynomial.items())
+        if c
     ]
-    return " + ".join(products) or "0"
-
-
-def _factor(symbol: str) -> str:
-    """A shape symbol as Python: ``4·H`` -> ``(4*H)``, ``H+I`` -> ``(H+I)``."""
-    return "(" + symbol.replace("·", "*") + ")"
+    return " + ".join(terms) or "0"
 
 
 def count_rows(swept: Mapping[str, Sizes]) -> int:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from rnncalc.ranges import parse_sizes
 from rnncalc.render_sweep import csv_lines
 from rnncalc.spec import ModelSpec
 from rnncalc.sweep import rows
@@ -29,7 +30,7 @@ TARGET = 100_000
 def rnncalc_csv(count: int) -> None:
     spec = ModelSpec(cell="lstm", convention="pytorch", layers=2)
     sink = io.StringIO()
-    for line in csv_lines(rows(spec, {"timesteps": range(1, count + 1)}), cost=True):
+    for line in csv_lines(rows(spec, {"timesteps": parse_sizes(f"1..{count}")}), cost=True):
         sink.write(line)
 
 
