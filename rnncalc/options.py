@@ -7,7 +7,6 @@ from here, so that scripts can rely on one vocabulary.
 from __future__ import annotations
 
 import contextlib
-import shutil
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
@@ -235,7 +234,11 @@ def given(ctx: click.Context, name: str) -> bool:
 def echo_table(draw: Callable[[bool, int | None], str]) -> None:
     """Echo a table drawn for this stdout: a terminal's width and colour, or plain text."""
     terminal = sys.stdout.isatty()
-    width = max(20, shutil.get_terminal_size().columns) if terminal else None
+    width = None
+    if terminal:
+        import shutil  # only for a terminal: it costs start-up time
+
+        width = max(20, shutil.get_terminal_size().columns)
     emit(draw(terminal, width))
 
 

@@ -97,7 +97,6 @@ class Weight:
         return math.prod(self.shape)
 
 
-@dataclass(frozen=True)
 class Term:
     """A weight and how many tensors like it a model holds: 1, or L-1 for a tensor of layer
     1, which every layer above the first repeats with the same shape.
@@ -105,11 +104,16 @@ class Term:
     Terms fold a stack of any depth in constant work: sum ``count`` over them for a total,
     over those of one role for a cost.  The weights come from a stack of at most two
     layers, so their names and ``layer`` numbers are not the deep model's: list tensors
-    with :func:`rnn_weights` instead.
+    with :func:`rnn_weights` instead.  (A plain class: a dataclass costs start-up time.)
     """
 
-    weight: Weight
-    times: int
+    __slots__ = ("times", "weight")
+
+    def __init__(self, weight: Weight, times: int) -> None:
+        self.weight, self.times = weight, times
+
+    def __repr__(self) -> str:
+        return f"Term({self.weight.name!r}, times={self.times})"
 
     @property
     def count(self) -> int:

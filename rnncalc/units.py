@@ -20,7 +20,9 @@ MAX_NUMBER_TEXT = "10^100"
 #: A number as typed: an optional sign, digits with optional single underscores between them
 #: (``1_000``), an optional decimal fraction and an optional unit.
 NUMBER = r"[-+]?[0-9](?:_?[0-9])*(?:\.[0-9](?:_?[0-9])*)?"
-_NUMBER = re.compile(rf"\s*({NUMBER})\s*([a-zA-Z]*)\s*")
+#: (A pattern, not compiled here: re compiles and caches it on first use, and a command
+#: given only default sizes never needs it.)
+_NUMBER = rf"\s*({NUMBER})\s*([a-zA-Z]*)\s*"
 
 #: Suffixes of counts (``--budget 1.5M``, ``-H 1k``): powers of 1000, case-insensitive.
 COUNT_UNITS = {"": 1, "k": 1000, "m": 1000**2, "g": 1000**3, "t": 1000**4}
@@ -86,7 +88,7 @@ def _scaled(text: str, units: dict[str, int], example: str, exact: bool) -> int:
     """
     if len(text) > _LONGEST:
         raise ValueError(f"{quote(text)} is too long for a number (at most {MAX_NUMBER_TEXT})")
-    match = _NUMBER.fullmatch(text)
+    match = re.fullmatch(_NUMBER, text)
     if match is None or match[2].lower() not in units:
         raise ValueError(f"{quote(text)} is not {example}")
     whole, _, fraction = match[1].replace("_", "").partition(".")
