@@ -6,7 +6,9 @@ Files, streams and --save have their own modules.
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
+import numpy as np
 import pytest
 from hostile import invoke, strict_json, time_limit
 from hypothesis import given, settings
@@ -283,3 +285,22 @@ def test_count_fractions_that_are_not_whole_are_refused() -> None:
     assert outcome.status == 2
     assert "'1.2345k' is not a whole number" in outcome.stderr
     assert invoke("fit", "--budget", "1.234k", "-f", "json").status == 0
+
+
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
+def test_non_finite_inputs_fail_a_check_quietly(tmp_path: Path, value: float) -> None:
+    x = np.ones((2, 3, 4))
+    x[1, 2, 0] = value
+    np.save(tmp_path / "x.npy", x)
+    outcome = invoke("forward", "--check", "--inputs", str(tmp_path / "x.npy"), "-f", "json")
+    outcome.check()  # strict JSON: no NaN, no Infinity
+    assert outcome.status == 1
+    assert outcome.stderr == ""  # no RuntimeWarning from NumPy
+    data = strict_json(outcome.stdout)
+    assert isinstance(data, dict)
+    finite = next(c for c in data["checks"] if c["name"].endswith("every value finite"))
+    assert finite["ok"] is False
+    assert finite["actual"].startswith("NaN or inf: x 1")
+    # The two computations agree on where the non-finite values are.
+    steps = next(c for c in data["checks"] if c["name"] == "fast pass = step-by-step equations")
+    assert steps["ok"] is True
