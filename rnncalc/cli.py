@@ -8,9 +8,9 @@ Data goes to stdout, messages to stderr; usage errors exit 2.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import io
-import re
 import sys
 from typing import Any
 
@@ -18,7 +18,6 @@ import click
 
 from . import __version__, streams
 from .options import CONTEXT
-from .units import quote
 
 #: Exit status after Ctrl-C, as shells report a process ended by SIGINT.
 INTERRUPTED = 130
@@ -97,9 +96,10 @@ def run(args: list[str] | None = None) -> int:
     except click.ClickException as error:
         shown = io.StringIO()
         error.show(shown)
-        streams.emit(
-            re.sub(r"\S{201,}", lambda word: quote(word[0], 120), shown.getvalue()), err=True
-        )
+        usage, marker, text = shown.getvalue().partition("Error: ")
+        line = streams.message(text.rstrip("\n"))
+        with contextlib.suppress(OSError, ValueError):  # a closed stderr: the status still tells
+            streams.emit(f"{usage}{marker}{line}\n", err=True)
         return error.exit_code
     except (click.Abort, KeyboardInterrupt):
         return INTERRUPTED

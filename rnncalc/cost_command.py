@@ -66,6 +66,8 @@ def cost(
     """
     if explain_ and fmt == "csv":
         raise click.UsageError("--explain adds text; use it with --format table or json, not csv.")
+    if fmt == "json":
+        refuse_if_given(ctx, "explain_", "the JSON holds every formula with its numbers anyway")
     from .cost import estimate_cost
     from .render_cost import cost_csv, cost_json, cost_table
 

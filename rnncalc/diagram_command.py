@@ -44,4 +44,8 @@ def diagram(ctx: click.Context, /, outputs: str, **model: Any) -> None:
     spec = model_spec(ctx, **model)
     if not spec.has_output_layer:
         refuse_if_given(ctx, "outputs", "-O 0 leaves no output layer to draw")
+    for name in ("notation", "bias", "reset_after"):
+        refuse_if_given(ctx, name, "the drawing shows sizes, not how the weights are written")
+    if not spec.proj_size:  # the convention only matters for PyTorch's projection
+        refuse_if_given(ctx, "convention", "the drawing shows sizes, not how weights are named")
     emit(draw_diagram(spec, outputs))

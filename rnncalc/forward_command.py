@@ -24,12 +24,14 @@ from .options import (
     refuse_if_given,
     size_options,
 )
-from .streams import emit
+from .streams import emit, message
 from .units import format_bytes
 
 if TYPE_CHECKING:
     from .forward import Array, ForwardReport, RunResult
+    from .npyfile import NpzArchive
     from .savefile import Reservation
+    from .spec import ModelSpec
 
 #: Names accepted by --hidden-activation and --output-activation (rnncalc.forward implements
 #: them; the names live here so that parsing options does not import numpy).
@@ -141,7 +143,8 @@ def forward(
         if save_path is not None:  # checked, and its temporary file made, before the run
             with file_errors("--save"):
                 save = stack.enter_context(reserve(save_path))
-        report, result = _run(ctx, check, weights_path, inputs_path, max_memory, options)
+        files = _Files(stack, weights_path, inputs_path, max_memory)
+        report, result = _run(ctx, check, files, options)
         if save is not None:
             _save(save, result)
     # Output comes after the file is in place: a closed pipe cannot leave half a file.
@@ -155,80 +158,100 @@ def forward(
         ctx.exit(1)
 
 
+class _Files:
+    """The run's files: the weights archive, opened and surveyed (its names, shapes and
+    dtypes) before any data is read, and the inputs, within ``max_memory`` between them.
+    """
+
+    def __init__(
+        self,
+        stack: contextlib.ExitStack,
+        weights_path: Path | None,
+        inputs_path: Path | None,
+        max_memory: int,
+    ) -> None:
+        self.stack, self.weights_path, self.inputs_path = stack, weights_path, inputs_path
+        self.max_memory = max_memory
+        self.archive: NpzArchive | None = None
+        self.x: Array | None = None
+
+
 def _run(
-    ctx: click.Context,
-    check: bool,
-    weights_path: Path | None,
-    inputs_path: Path | None,
-    max_memory: int,
-    options: dict[str, Any],
+    ctx: click.Context, check: bool, files: _Files, options: dict[str, Any]
 ) -> tuple[ForwardReport, RunResult | None]:
     """Read the files, settle the model, check its memory, and run it."""
     from . import forward as fw
 
     model = {f: options.pop(f) for f in MODEL_FIELDS}
-    if model["cell"] != "rnn" and options["hidden_activation"] != "tanh":
+    if model["cell"] != "rnn" and given(ctx, "hidden_activation"):
         raise click.UsageError(
             "--hidden-activation applies to --cell rnn only: LSTM and GRU gates use sigmoid "
             "and tanh as the frameworks define them."
         )
-    sizes = {f: options.pop(f) for f in SIZE_FIELDS}
-    weights, x, sizes = _read_files(ctx, weights_path, inputs_path, sizes, model, max_memory)
+    sizes = _read_files(ctx, files, {f: options.pop(f) for f in SIZE_FIELDS}, model)
     spec = model_spec(ctx, **{f: v for f, v in sizes.items() if f != "batch_size"}, **model)
     if not spec.has_output_layer:
         for name in ("outputs", "output_activation"):
             refuse_if_given(ctx, name, "the model has no output layer (O = 0)")
-    if weights is not None and x is not None and not check:
+    if files.archive is not None and files.x is not None and not check:
         refuse_if_given(ctx, "seed", "the weights and inputs come from files")
-    if weights is not None and weights_path is not None:
-        from .weightfiles import match_weights
-
-        with file_errors("--weights"):
-            weights, unknown = match_weights(weights_path, weights, shapes.rnn_weights(spec))
-        if unknown:
-            emit(f"rnncalc: ignoring {', '.join(unknown)} in {weights_path}\n", err=True)
+    weights = None if files.archive is None else _matched_weights(files.archive, spec)
     run_options = fw.RunOptions(batch_size=sizes["batch_size"], **options)
     needed = fw.estimate_bytes(spec, run_options, check)
-    if needed > max_memory:
+    if needed > files.max_memory:
         raise click.UsageError(
             f"this run needs about {format_bytes(needed)} ({needed:,} bytes), more than "
-            f"--max-memory {format_bytes(max_memory)}; use smaller sizes or raise --max-memory."
+            f"--max-memory {format_bytes(files.max_memory)}; use smaller sizes or raise "
+            "--max-memory."
         )
-    return fw.run(spec, run_options, check=check, weights=weights, x=x)
+    return fw.run(spec, run_options, check=check, weights=weights, x=files.x)
+
+
+def _matched_weights(archive: NpzArchive, spec: ModelSpec) -> dict[str, Array]:
+    """Read the archive's arrays that the model's weights are, by the weights' names."""
+    from .weightfiles import match_weights
+
+    with file_errors("--weights"):
+        keys, unknown = match_weights(archive.path, archive.declared, shapes.rnn_weights(spec))
+        arrays = archive.read(dict.fromkeys(keys.values()))
+    if unknown:
+        shown = [name if len(name) <= 40 else name[:37] + "..." for name in unknown[:5]]
+        names = ", ".join(shown) + (f" and {len(unknown) - 5:,} more" if unknown[5:] else "")
+        emit(message(f"rnncalc: ignoring {names} in {archive.path}") + "\n", err=True)
+    return {name: arrays[key] for name, key in keys.items()}
 
 
 def _read_files(
-    ctx: click.Context,
-    weights_path: Path | None,
-    inputs_path: Path | None,
-    sizes: dict[str, int],
-    model: dict[str, Any],
-    max_memory: int,
-) -> tuple[dict[str, Array] | None, Array | None, dict[str, int]]:
-    """Load the weights and inputs files, within ``max_memory`` bytes between them (checked
-    on what their headers declare, before reading), and settle the sizes with the options.
+    ctx: click.Context, files: _Files, sizes: dict[str, int], model: dict[str, Any]
+) -> dict[str, int]:
+    """Survey the weights and read the inputs, within ``files.max_memory`` between them
+    (checked on what the headers declare, before reading), and settle the sizes with the
+    options.
     """
-    from . import weightfiles as files
+    from . import weightfiles
+    from .npyfile import open_npz
 
-    found: files.Found = {}
-    weights = x = None
-    if weights_path is not None:
+    found: weightfiles.Found = {}
+    budget = files.max_memory
+    if files.weights_path is not None:
         # The names of a model's tensors do not depend on its sizes: any valid ones will do.
         probe = model_spec(
             ctx, hidden_size=sizes["proj_size"] + 1, **model, proj_size=sizes["proj_size"]
         )
         with file_errors("--weights"):
-            weights = files.load_weights(weights_path, max_memory)
-            max_memory -= sum(a.nbytes for a in weights.values())
-            found = files.sizes_from_weights(weights_path, weights, probe)
-    if inputs_path is not None:
+            files.archive = files.stack.enter_context(open_npz(files.weights_path, budget))
+            budget -= sum(declared.nbytes for declared in files.archive.declared.values())
+            found = weightfiles.sizes_from_weights(
+                files.weights_path, files.archive.declared, probe
+            )
+    if files.inputs_path is not None:
         with file_errors("--inputs"):
-            x = files.load_inputs(inputs_path, max(max_memory, 0))
-            found = files.sizes_from_inputs(inputs_path, x, found)
+            files.x = weightfiles.load_inputs(files.inputs_path, max(budget, 0))
+            found = weightfiles.sizes_from_inputs(files.inputs_path, files.x, found)
     explicit = {f for f in SIZE_FIELDS if given(ctx, f)}
     try:
-        return weights, x, files.resolve_sizes(sizes, explicit, found)
-    except files.SizeConflict as error:
+        return weightfiles.resolve_sizes(sizes, explicit, found)
+    except weightfiles.SizeConflict as error:
         raise click.UsageError(str(error)) from None
 
 
@@ -237,7 +260,7 @@ def _save(save: Reservation, result: RunResult | None) -> None:
     from .weightfiles import write_npz
 
     if result is None:
-        emit(f"rnncalc: nothing saved to {save.path}: the pass failed\n", err=True)
+        emit(message(f"rnncalc: nothing saved to {save.path}: the pass failed") + "\n", err=True)
         return
     try:
         save.commit(lambda handle: write_npz(handle, result.arrays()))

@@ -9,6 +9,7 @@ is an :class:`ArrayFileError` whose one-line message starts with the file's path
 from __future__ import annotations
 
 import ast
+import contextlib
 import io
 import math
 import os
@@ -18,7 +19,7 @@ import struct
 import warnings
 import zipfile
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
@@ -109,11 +110,60 @@ def read_npy(path: Path, max_bytes: int) -> Array:
             raise ArrayFileError(_cannot(path, "read", error)) from None
 
 
-def read_npz(path: Path, max_bytes: int) -> dict[str, Array]:
-    """The arrays of an ``.npz`` archive (``np.savez``) by key, in archive order.
+@dataclass(frozen=True)
+class Declared:
+    """What an array's .npy header declares, before any of its data is read."""
 
-    Every member's header is read and checked, and the total checked against *max_bytes*,
-    before any member's data is decompressed.
+    shape: tuple[int, ...]
+    dtype: np.dtype[Any]
+
+    @property
+    def ndim(self) -> int:
+        """Number of dimensions."""
+        return len(self.shape)
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of data, an exact Python int."""
+        return math.prod(self.shape) * self.dtype.itemsize
+
+
+class NpzArchive:
+    """An open ``.npz`` archive whose every header has been read and checked.
+
+    ``declared`` gives each array's shape and dtype by key, in archive order; :meth:`read`
+    reads the data of the arrays asked for, and only those.
+    """
+
+    def __init__(
+        self, path: Path, archive: zipfile.ZipFile, plan: list[tuple[str, zipfile.ZipInfo, _Header]]
+    ) -> None:
+        self.path, self._archive = path, archive
+        self._plan = {key: (info, header) for key, info, header in plan}
+        self.declared = {
+            key: Declared(header.shape, header.dtype) for key, (_, header) in self._plan.items()
+        }
+
+    def read(self, keys: Iterable[str]) -> dict[str, Array]:
+        """The arrays of ``keys``, each allocated once at its declared size and read into."""
+        arrays = {}
+        try:
+            for key in keys:
+                info, header = self._plan[key]
+                with self._archive.open(info) as member:
+                    member.read(header.length)
+                    # A ZipExtFile: a BufferedIOBase, which IO[bytes] does not say.
+                    stream = cast(io.BufferedIOBase, member)
+                    arrays[key] = _read_data(stream, header, _where(self.path, key))
+        except _ZIP_ERRORS as error:
+            raise _damaged(self.path, error) from None
+        return arrays
+
+
+@contextlib.contextmanager
+def open_npz(path: Path, max_bytes: int) -> Iterator[NpzArchive]:
+    """An ``.npz`` archive (``np.savez``) opened and surveyed: every member's header is read
+    and checked, and their total checked against *max_bytes*, before any data is read.
     """
     with _open(path) as stream:
         try:
@@ -121,22 +171,28 @@ def read_npz(path: Path, max_bytes: int) -> dict[str, Array]:
         except OSError as error:
             raise ArrayFileError(_cannot(path, "read", error)) from None
         try:
-            with zipfile.ZipFile(stream) as archive:
-                plan = _survey(archive, path, max_bytes)
-                arrays = {}
-                for key, info, header in plan:
-                    with archive.open(info) as member:
-                        member.read(header.length)
-                        # A ZipExtFile: a BufferedIOBase, which IO[bytes] does not say.
-                        arrays[key] = _read_data(
-                            cast(io.BufferedIOBase, member), header, _where(path, key)
-                        )
-                return arrays
-        except ArrayFileError:
-            raise
+            archive = zipfile.ZipFile(stream)
         except _ZIP_ERRORS as error:
-            reason = _brief(" ".join(str(error).split()) or "it ends early", 100)
-            raise ArrayFileError(f"{path}: damaged .npz archive ({reason})") from None
+            raise _damaged(path, error) from None
+        with archive:
+            try:
+                plan = _survey(archive, path, max_bytes)
+            except ArrayFileError:
+                raise
+            except _ZIP_ERRORS as error:
+                raise _damaged(path, error) from None
+            yield NpzArchive(path, archive, plan)
+
+
+def read_npz(path: Path, max_bytes: int) -> dict[str, Array]:
+    """The arrays of an ``.npz`` archive (``np.savez``) by key, in archive order."""
+    with open_npz(path, max_bytes) as archive:
+        return archive.read(archive.declared)
+
+
+def _damaged(path: Path, error: BaseException) -> ArrayFileError:
+    reason = _brief(" ".join(str(error).split()) or "it ends early", 100)
+    return ArrayFileError(f"{path}: damaged .npz archive ({reason})")
 
 
 def _open(path: Path) -> io.BufferedReader:

@@ -219,16 +219,21 @@ def refuse_if_given(ctx: click.Context, name: str, why: str) -> None:
 
 
 def option_label(ctx: click.Context, name: str) -> str:
-    """How the user wrote option ``name`` (its longest form), e.g. ``--outputs``."""
+    """Option ``name`` by its long form, e.g. ``--outputs``, ``--bias/--no-bias``."""
     for param in ctx.command.params:
         if param.name == name and param.opts:
-            return max(param.opts, key=len)
+            forms = [max(param.opts, key=len), *getattr(param, "secondary_opts", [])]
+            return "/".join(forms)
     return option_name(name)
 
 
 def given(ctx: click.Context, name: str) -> bool:
     """Whether the user set parameter ``name`` (rather than leaving its default)."""
     return ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT
+
+
+#: The widest terminal drawn for: COLUMNS can say anything, a drawing must stay finite.
+MAX_WIDTH = 1000
 
 
 def echo_table(draw: Callable[[bool, int | None], str]) -> None:
@@ -238,7 +243,7 @@ def echo_table(draw: Callable[[bool, int | None], str]) -> None:
     if terminal:
         import shutil  # only for a terminal: it costs start-up time
 
-        width = max(20, shutil.get_terminal_size().columns)
+        width = min(max(20, shutil.get_terminal_size().columns), MAX_WIDTH)
     emit(draw(terminal, width))
 
 

@@ -59,6 +59,10 @@ class Geometric(Sizes):
     """start, start*k, start*k², ... up to ``stop`` (inclusive), without building a list."""
 
     def __init__(self, start: int, stop: int, factor: int) -> None:
+        if start < 1 or factor < 2:
+            raise ValueError(
+                "a geometric range needs a start of 1 or more and a factor of 2 or more"
+            )
         self.start, self.factor = start, factor
         count, value = 0, start
         while value <= stop:
@@ -121,5 +125,7 @@ def parse_sizes(text: str, minimum: int = 1) -> Sizes:
             raise ValueError(f"{quote(item)}: the step +{step} must be at least +1")
         if kind == "x" and step < 2:
             raise ValueError(f"{quote(item)}: the factor x{step} must be at least x2")
+        if kind == "x" and start < 1:
+            raise ValueError(f"{quote(item)}: a range that multiplies must start at 1 or more")
         parts.append(Arithmetic(start, stop, step) if kind == "+" else Geometric(start, stop, step))
     return parts[0] if len(parts) == 1 else Chain(parts)

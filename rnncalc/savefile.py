@@ -56,8 +56,13 @@ class Reservation:
                 os.close(folder)
 
     def drop(self) -> None:
-        """Remove the temporary file (a no-op once committed)."""
-        self.handle.close()
+        """Remove the temporary file (a no-op once committed).
+
+        Closing flushes what is buffered, which fails again on a full disk: the file is
+        removed all the same, and the error that ended the write is the one reported.
+        """
+        with contextlib.suppress(OSError):
+            self.handle.close()
         with contextlib.suppress(OSError):
             self.temporary.unlink()
 

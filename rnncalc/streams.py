@@ -55,7 +55,7 @@ def fallback(char: str) -> str:
         if words & {"DOWN", "UP", "LEFT", "RIGHT", "AND", "ARC", "DIAGONAL"}:
             return "+"
         return "-" if "HORIZONTAL" in words else "|"
-    return unicodedata.normalize("NFKD", char).encode("ascii", "ignore").decode() or "?"
+    return ascii(char)[1:-1]  # \uff52, not a look-alike that would change what was typed
 
 
 def _replace(error: UnicodeError) -> tuple[str, int]:
@@ -84,11 +84,24 @@ def emit(text: str, err: bool = False) -> None:
     """Write ``text`` to stdout (or stderr) in the stream's own encoding, and flush.
 
     (click.echo would rewrap an ASCII stream as UTF-8; here the encoding the user set is
-    kept, with the fallback above for what it cannot hold.)
+    kept, with the fallback above for what it cannot hold.)  A closed stderr is skipped.
     """
     stream = sys.stderr if err else sys.stdout
+    if stream is None:
+        return
     stream.write(text)
     stream.flush()
+
+
+def message(text: str, longest: int = 400) -> str:
+    """``text`` as one line for stderr: newlines, control and direction characters escaped
+    (a file name cannot break the line or turn it around), and the middle of a long line
+    cut, so that no message echoes pages of input.
+    """
+    line = "".join(char if char.isprintable() else ascii(char)[1:-1] for char in text)
+    if len(line) <= longest:
+        return line
+    return f"{line[: longest * 2 // 3]} ... {line[-longest // 4 :]} ({len(line):,} characters)"
 
 
 def write_failed(error: OSError) -> int:

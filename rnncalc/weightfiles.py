@@ -10,13 +10,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Protocol
 
 import numpy as np
 import numpy.typing as npt
 
 from . import shapes
-from .npyfile import ArrayFileError, read_npy, read_npz
+from .npyfile import ArrayFileError, read_npy
 from .shapes import Weight
 from .spec import ModelSpec
 
@@ -29,9 +29,14 @@ RESULT_KEYS = ("x", "h", "y")
 Found = dict[str, tuple[int, str]]
 
 
-def load_weights(path: Path, max_bytes: int) -> dict[str, Array]:
-    """All arrays of an ``.npz`` archive, by name, if they fit in ``max_bytes``."""
-    return read_npz(path, max_bytes)
+class Shaped(Protocol):
+    """An array, or what a file's header declares of one: sizes are read off shapes alone."""
+
+    @property
+    def shape(self) -> tuple[int, ...]: ...
+
+    @property
+    def ndim(self) -> int: ...
 
 
 def load_inputs(path: Path, max_bytes: int) -> Array:
@@ -45,7 +50,7 @@ def load_inputs(path: Path, max_bytes: int) -> Array:
     return data
 
 
-def sizes_from_weights(path: Path, arrays: Mapping[str, Array], probe: ModelSpec) -> Found:
+def sizes_from_weights(path: Path, arrays: Mapping[str, Shaped], probe: ModelSpec) -> Found:
     """I, H and O (and P for a PyTorch LSTM) read off the file.
 
     ``probe`` is the model to read (cell, convention, layers, ...) with any sizes: the
@@ -82,7 +87,7 @@ def sizes_from_weights(path: Path, arrays: Mapping[str, Array], probe: ModelSpec
 _MARKS = {"pytorch": "weight_ih_l0", "keras": "kernel", "seed": "W_x"}
 
 
-def _convention_hint(arrays: Mapping[str, Array], probe: ModelSpec) -> str:
+def _convention_hint(arrays: Mapping[str, Shaped], probe: ModelSpec) -> str:
     """A hint when the file's names look like another convention's (or another cell's)."""
     for convention, mark in _MARKS.items():
         if convention != probe.convention and any(mark in key for key in arrays):
@@ -93,7 +98,7 @@ def _convention_hint(arrays: Mapping[str, Array], probe: ModelSpec) -> str:
 _LETTERS = {"I": "input_size", "H": "hidden_size", "O": "output_size", "P": "proj_size"}
 
 
-def _solve(path: Path, w: Weight, array: Array, known: dict[str, int]) -> dict[str, int]:
+def _solve(path: Path, w: Weight, array: Shaped, known: dict[str, int]) -> dict[str, int]:
     """Sizes that make ``array``'s shape match ``w``'s symbols (``I``, ``4·H``, ``H+I``)."""
     letters = "(" + ", ".join(w.symbols) + ")"
     if array.ndim != len(w.symbols) or 0 in array.shape:
@@ -123,7 +128,7 @@ def _solve(path: Path, w: Weight, array: Array, known: dict[str, int]) -> dict[s
     return solved
 
 
-def _key(arrays: Mapping[str, Array], name: str) -> str | None:
+def _key(arrays: Mapping[str, Shaped], name: str) -> str | None:
     """The key for ``name``: itself, or the one key that ends in ``/name`` (Keras paths
     carry the model's name in front, like ``sequential/lstm/lstm_cell/kernel``).
     """
@@ -177,14 +182,14 @@ def resolve_sizes(sizes: Mapping[str, int], given: set[str], found: Found) -> di
 
 
 def match_weights(
-    path: Path, arrays: Mapping[str, Array], expected: tuple[Weight, ...]
-) -> tuple[dict[str, Array], list[str]]:
-    """The expected weights by their listed names, and the file's keys left unused.
+    path: Path, arrays: Mapping[str, Shaped], expected: tuple[Weight, ...]
+) -> tuple[dict[str, str], list[str]]:
+    """The file's key for each expected weight's listed name, and the keys left unused.
 
     Raises unless every expected weight is present with its shape.  A key may carry a
     prefix (``sequential/lstm/lstm_cell/kernel`` for ``lstm/lstm_cell/kernel``).
     """
-    matched: dict[str, Array] = {}
+    matched: dict[str, str] = {}
     used: set[str] = set()
     for w in expected:
         letters = "(" + ", ".join(w.symbols) + (",)" if len(w.symbols) == 1 else ")")
@@ -198,7 +203,7 @@ def match_weights(
             raise ArrayFileError(
                 f"{path}: {w.name} has shape {tuple(array.shape)}; expected {w.shape} = {letters}"
             )
-        matched[w.name] = array
+        matched[w.name] = key
         used.add(key)
     unknown = sorted(set(arrays) - used - set(RESULT_KEYS))
     return matched, unknown

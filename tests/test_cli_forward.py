@@ -421,3 +421,20 @@ def test_real_subprocess() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["ok"] is True
+
+
+def test_names_of_unused_arrays_are_shown_safely_and_briefly(tmp_path: Path) -> None:
+    path = tmp_path / "w.npz"
+    extra = {f"extra_{k:03d}_" + "n" * 150: np.zeros(1) for k in range(300)}
+    np.savez(path, **GOOD, **{"\u202e\u0007evil\n": np.zeros(1)}, **extra)
+    result = run("--weights", path)
+    assert result.exit_code == 0
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("rnncalc: ignoring extra_000_" + "n" * 27 + "..., extra_001_")
+    assert "and 296 more in" in line
+    np.savez(path, **GOOD, **{"\u202e\u0007evil\n": np.zeros(1)})
+    (line,) = run("--weights", path).stderr.splitlines()
+    assert line.startswith("rnncalc: ignoring \\u202e\\x07evil\\n in ")
+    assert line.isprintable()
+    assert line.isprintable()
+    assert len(line) < 500

@@ -45,7 +45,8 @@ def test_googol_sizes_count_exactly() -> None:
         ["params", "-T", GOOGOL, "-I", GOOGOL, "-H", GOOGOL, "-L", "3", "--bidirectional"],
         ["params", "-H", GOOGOL, "--explain"],
         ["cost", "-T", GOOGOL, "-I", GOOGOL, "-H", GOOGOL, "-L", GOOGOL, "-B", GOOGOL],
-        ["cost", "-c", "lstm", "-H", GOOGOL, "--explain", "-f", "json"],
+        ["cost", "-c", "lstm", "-H", GOOGOL, "--explain"],
+        ["cost", "-c", "lstm", "-H", GOOGOL, "-f", "json"],
         ["sweep", "-T", GOOGOL, "-f", "csv"],
         ["sweep", "-T", "1,2", "-H", GOOGOL, "--plot"],
         ["sweep", "-H", f"1..{GOOGOL}:x10", "--cost"],
@@ -265,12 +266,26 @@ def test_a_failed_allocation_is_a_message(monkeypatch: pytest.MonkeyPatch) -> No
         (["fit", "--budget", "1M", "-H", "64"], "--hidden-size"),
         (["fit", "--budget", "1M", "--solve", "layers", "-L", "2"], "--layers"),
         (["fit", "--budget", "1M", "-T", "100"], "--timesteps"),
+        (["cost", "--explain", "-f", "json"], "--explain"),
+        (["diagram", "--no-bias"], "--bias/--no-bias"),
+        (["diagram", "--notation", "separate"], "--notation"),
+        (
+            ["diagram", "--no-reset-after", "-c", "gru", "--convention", "keras"],
+            "--reset-after/--no-reset-after",
+        ),
+        (["diagram", "--convention", "keras"], "--convention"),
     ],
 )
 def test_options_that_would_do_nothing_are_refused(args: list[str], option: str) -> None:
     outcome = invoke(*args)
     assert outcome.status == 2
     assert f"{option} has no effect here" in outcome.stderr
+
+
+def test_a_hidden_activation_is_the_vanilla_rnn_s_only() -> None:
+    outcome = invoke("forward", "-c", "lstm", "--hidden-activation", "tanh")
+    assert outcome.status == 2
+    assert "--hidden-activation applies to --cell rnn only" in outcome.stderr
 
 
 def test_repeat_has_an_upper_bound() -> None:

@@ -5,6 +5,8 @@ that cannot hold box drawing, Ctrl-C and SIGTERM (see rnncalc/streams.py).
 from __future__ import annotations
 
 import os
+import pty
+import resource
 import signal
 import subprocess
 import sys
@@ -114,4 +116,64 @@ def test_an_interrupted_save_leaves_nothing_behind(tmp_path: Path, sig: int) -> 
     _, err = process.communicate(timeout=60)
     assert process.returncode == (143 if sig == signal.SIGTERM else 130)
     assert b"Traceback" not in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_closed_stderr_keeps_the_status_of_bad_input() -> None:
+    result = subprocess.run(
+        [*COMMAND, "params", "-T", "x"],
+        capture_output=False,
+        stdout=subprocess.PIPE,
+        preexec_fn=lambda: os.close(2),
+        check=False,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert result.stdout == b""
+
+
+def test_an_ascii_stream_escapes_what_it_cannot_hold() -> None:
+    result = rnncalc("params", "-c", "ｒｎｎ", env={**os.environ, "PYTHONIOENCODING": "ascii"})
+    assert result.returncode == 2
+    # Not 'rnn', which would contradict "is not one of 'rnn', ...".
+    assert b"'\\uff52\\uff4e\\uff4e' is not one of 'rnn', 'lstm', 'gru'" in result.stderr
+
+
+def test_a_terminal_of_any_width_gets_a_finite_drawing() -> None:
+    main, child = pty.openpty()
+    env = {**os.environ, "COLUMNS": str(10**20), "TERM": "xterm"}
+    process = subprocess.Popen(
+        [*COMMAND, "sweep", "-T", "1..5", "--plot"], stdout=child, stderr=child, env=env
+    )
+    os.close(child)
+    output = b""
+    while True:
+        try:
+            chunk = os.read(main, 65536)
+        except OSError:  # the terminal is gone: the process ended
+            break
+        if not chunk:
+            break
+        output += chunk
+    os.close(main)
+    assert process.wait(timeout=60) == 0
+    assert b"Traceback" not in output
+    assert max(len(line) for line in output.splitlines()) < 3000  # 1,000 columns, and colour
+
+
+def test_a_failed_save_is_reported_as_such_and_leaves_nothing(tmp_path: Path) -> None:
+    def small_files() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (20_000, 20_000))
+
+    result = subprocess.run(
+        [*COMMAND, "forward", "-T", "50", "-H", "64", "-B", "8", "--save", "out.npz"],
+        capture_output=True,
+        cwd=tmp_path,
+        preexec_fn=small_files,
+        check=False,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert result.stderr == b"Error: could not write out.npz: File too large\n"
+    assert result.stdout == b""  # the file comes before the output
     assert list(tmp_path.iterdir()) == []

@@ -57,11 +57,19 @@ def test_parse_sizes(text: str, values: list[int]) -> None:
         ("a..b", "is not a size"),
         ("1.5", "is not a whole number"),
         ("-3", "must be at least 1"),
+        ("1..10:x0", "factor x0 must be at least x2"),
     ],
 )
 def test_bad_sizes(text: str, message: str) -> None:
     with pytest.raises(ValueError, match=re.escape(message)):
         parse_sizes(text)
+
+
+def test_a_range_that_multiplies_from_zero_is_refused() -> None:
+    # 0, 0, 0, ... never passes its end: the range would never finish.
+    with pytest.raises(ValueError, match="must start at 1 or more"):
+        parse_sizes("0..10:x2", minimum=0)
+    assert list(parse_sizes("0..10:+5", minimum=0)) == [0, 5, 10]
 
 
 def test_bounds_do_not_walk() -> None:
