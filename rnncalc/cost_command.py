@@ -8,6 +8,7 @@ import click
 
 from .options import (
     choice_option,
+    color_option,
     command,
     echo_table,
     format_option,
@@ -35,6 +36,7 @@ from .streams import emit
     text="Precision of the activations and of the training estimate.",
 )
 @click.option("--explain", "explain_", is_flag=True, help="Show each formula with its numbers.")
+@color_option
 @format_option("table", "json", "csv")
 @click.pass_context
 def cost(
@@ -80,6 +82,4 @@ def cost(
     elif fmt == "csv":
         emit(cost_csv(report))
     else:
-        echo_table(
-            lambda terminal, width: cost_table(report, explain_, terminal=terminal, width=width)
-        )
+        echo_table(lambda color, width: cost_table(report, explain_, color=color, width=width))

@@ -2,8 +2,9 @@
 x_t arrows in, h arrows between the steps, y out, every arrow labelled with its size.
 
 Sizes come from the spec (the same D·H the shape list gives the next layer); sequences
-longer than 8 steps fold as "···", stacks deeper than 4 layers fold between layer 1 and the
-top one, so a drawing has the same size for any T and L.  Standard library only.
+longer than 8 steps fold as "···" (sooner, to fit a terminal's width), stacks deeper than
+4 layers fold between layer 1 and the top one, so a drawing has the same size for any T
+and L.  Standard library only.
 """
 
 from __future__ import annotations
@@ -16,11 +17,14 @@ FOLD_LAYERS_AFTER = 4
 CELL_NAMES = {"rnn": "Vanilla RNN", "lstm": "LSTM", "gru": "GRU"}
 
 
-def steps(timesteps: int) -> list[int | None]:
-    """The steps drawn: all of them, or 1, 2, (fold), T-1, T for long sequences."""
-    if timesteps <= FOLD_AFTER:
+def steps(timesteps: int, columns: int = FOLD_AFTER) -> list[int | None]:
+    """The steps drawn: all T if at most ``columns``, else the first and last around a fold:
+    1, 2, (fold), T-1, T, or 1, (fold), T when even that is too wide.
+    """
+    if timesteps <= columns:
         return list(range(1, timesteps + 1))
-    return [1, 2, None, timesteps - 1, timesteps]
+    side = 2 if columns >= 5 else 1
+    return [*range(1, side + 1), None, *range(timesteps - side + 1, timesteps + 1)]
 
 
 def layers(count: int) -> list[int | None]:
@@ -33,8 +37,8 @@ def layers(count: int) -> list[int | None]:
 class _Grid:
     """Columns of cells at fixed centres, and rows of text written at positions."""
 
-    def __init__(self, spec: ModelSpec) -> None:
-        self.columns = steps(spec.timesteps)
+    def __init__(self, spec: ModelSpec, columns: int) -> None:
+        self.columns = steps(spec.timesteps, columns)
         self.cell = len(f"[t={spec.timesteps}]")
         self.link = f"─({spec.state_size})─"
         label = max(len("layer 9 ←  "), len(f"layer {spec.layers - 1} ← "))
@@ -58,18 +62,26 @@ class _Grid:
         return [k for k, step in enumerate(self.columns) if step is not None]
 
 
-def diagram(spec: ModelSpec, outputs: str = "last") -> str:
-    """The diagram, one line per string, ending in a newline."""
-    grid = _Grid(spec)
-    lines = [
+def diagram(spec: ModelSpec, outputs: str = "last", width: int | None = None) -> str:
+    """The diagram, one line per string, ending in a newline.
+
+    Within ``width`` columns if it can: fewer steps are drawn (down to 1, (fold), T), and
+    the sentences wrap; without a width, up to 8 steps.
+    """
+    for columns in (FOLD_AFTER, 5, 3, 1):
+        grid = _Grid(spec, columns)
+        if width is None or grid.width <= width:
+            break
+    title = (
         f"{CELL_NAMES[spec.cell]} cells unrolled over T = {spec.timesteps} "
         f"step{'s' if spec.timesteps != 1 else ''}; arrows carry the sizes they hand on"
-    ]
+    )
+    lines = _wrapped(title, width)
     if spec.has_output_layer:
-        lines += _outputs(spec, grid, outputs)
+        lines += _outputs(spec, grid, outputs, width)
     for layer in reversed(layers(spec.layers)):
         if layer is None:
-            lines.append(f"  ⋮   layers 2 to {spec.layers - 2:,}: the same as layer 1")
+            lines += _wrapped(f"  ⋮   layers 2 to {spec.layers - 2:,}: the same as layer 1", width)
             continue
         for direction in ("backward", "forward") if spec.bidirectional else ("forward",):
             lines.append(_cells(grid, layer, direction))
@@ -77,7 +89,15 @@ def diagram(spec: ModelSpec, outputs: str = "last") -> str:
     return "".join(line + "\n" for line in lines)
 
 
-def _outputs(spec: ModelSpec, grid: _Grid, outputs: str) -> list[str]:
+def _wrapped(sentence: str, width: int | None) -> list[str]:
+    if width is None or len(sentence) <= width:
+        return [sentence]
+    import textwrap
+
+    return textwrap.wrap(sentence, width, break_long_words=False, break_on_hyphens=False)
+
+
+def _outputs(spec: ModelSpec, grid: _Grid, outputs: str, width: int | None) -> list[str]:
     o = spec.output_size
     if outputs == "all":
         labels = {k: f"y_{grid.columns[k]} ({o})" for k in grid.drawn()}
@@ -85,7 +105,7 @@ def _outputs(spec: ModelSpec, grid: _Grid, outputs: str) -> list[str]:
         labels = {len(grid.columns) - 1: f"y ({o})"}
     lines = [grid.centred(labels), grid.centred(dict.fromkeys(labels, "▲"))]
     if spec.bidirectional and outputs == "last":
-        lines.append("y reads h_T of the forward direction and h_1 of the backward one")
+        lines += _wrapped("y reads h_T of the forward direction and h_1 of the backward one", width)
     return lines
 
 

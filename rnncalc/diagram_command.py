@@ -11,6 +11,7 @@ from .options import (
     command,
     model_options,
     model_spec,
+    output_width,
     refuse_if_given,
     size_options,
 )
@@ -48,4 +49,4 @@ def diagram(ctx: click.Context, /, outputs: str, **model: Any) -> None:
         refuse_if_given(ctx, name, "the drawing shows sizes, not how the weights are written")
     if not spec.proj_size:  # the convention only matters for PyTorch's projection
         refuse_if_given(ctx, "convention", "the drawing shows sizes, not how weights are named")
-    emit(draw_diagram(spec, outputs))
+    emit(draw_diagram(spec, outputs, output_width()))

@@ -36,6 +36,10 @@ from .spec import ModelSpec
 
 Array = npt.NDArray[Any]
 Outputs = Literal["last", "all"]
+#: Told of steps done, for a progress bar.
+Advance = Callable[[int], None]
+#: Steps between reports to ``advance``.
+ADVANCE_EVERY = 256
 Form = Literal["separate", "concat"]
 
 
@@ -204,6 +208,7 @@ def network_forward(
     outputs: Outputs = "last",
     workspace: Workspace | None = None,
     threads: int | None = None,
+    advance: Advance | None = None,
 ) -> tuple[Array, Array | None]:
     """The fast pass: the top layer's outputs (B, T, D*H) and y ((B, O), (B, T, O) or None).
 
@@ -211,7 +216,8 @@ def network_forward(
     then one GEMM of [h_{t-1}, 1] with [W_h; b_h] (the recurrent bias folded in), the
     cell's element-wise work, in preallocated buffers.  A large batch is split across
     ``threads`` threads (default: one per CPU), each running single-threaded BLAS on its
-    share.  The returned arrays may be views into ``workspace``.
+    share.  The returned arrays may be views into ``workspace``.  ``advance``, if given,
+    hears of the steps done, every few hundred (L*D*T in all).
     """
     ws = workspace or Workspace()
     batch, steps, _ = x.shape
@@ -224,7 +230,7 @@ def network_forward(
             key = f"{index}.{d}"
             hs = ws.get("hs" + key, (steps + 1, batch, size + 1), dtype)
             _run_direction(
-                net, params, layer_input, hs, d == 1, hidden_activation, ws, key, threads
+                net, params, layer_input, hs, d == 1, hidden_activation, ws, key, threads, advance
             )
             rows = slice(0, steps) if d == 1 else slice(1, steps + 1)
             states.append(hs[rows, :, :size])  # (T, B, size), time-major
@@ -271,6 +277,7 @@ def _run_direction(
     ws: Workspace,
     key: str,
     threads: int | None,
+    advance: Advance | None,
 ) -> None:
     batch, steps, inputs = x.shape
     width = p.w_x.shape[1]
@@ -298,9 +305,14 @@ def _run_direction(
             p, w_aug, np.zeros((n, width // cell), dtype), np.empty((2, n, width), dtype), f_h
         )
         order = range(steps - 1, -1, -1) if reverse else range(steps)
-        for t in order:
+        report = advance if rows.start == 0 else None  # one share of the batch tells
+        for done, t in enumerate(order, 1):
             prev, cur = (t + 1, t) if reverse else (t, t + 1)
             step(chunk, z[rows, t], hs[prev, rows], hs[cur, rows, :size])
+            if report is not None and done % ADVANCE_EVERY == 0:
+                report(ADVANCE_EVERY)
+        if report is not None:
+            report(steps % ADVANCE_EVERY)
 
     chunks = batch_chunks(batch, width * p.w_h.shape[0], threads)
     if len(chunks) == 1:
@@ -413,7 +425,11 @@ _STEPS: dict[str, StepFunction] = {
 
 
 def stepwise_forward(
-    net: Network, x: Array, hidden_activation: str = "tanh", form: Form = "separate"
+    net: Network,
+    x: Array,
+    hidden_activation: str = "tanh",
+    form: Form = "separate",
+    advance: Advance | None = None,
 ) -> tuple[Array, list[tuple[int, ...]]]:
     """The equations taken literally, one step and one allocation at a time.
 
@@ -437,6 +453,8 @@ def stepwise_forward(
                 h, c = _reference_step(net, p, layer_input[:, t], h, c, f_h, stacked)
                 states[t] = h
                 seen.append(h.shape)
+                if advance is not None:
+                    advance(1)
             outputs.append(np.stack(states, axis=1))
         layer_input = np.concatenate(outputs, axis=2)
     return layer_input, seen

@@ -8,6 +8,7 @@ import click
 
 from .options import (
     choice_option,
+    color_option,
     command,
     echo_table,
     format_option,
@@ -36,6 +37,7 @@ from .streams import emit
 )
 @size_options
 @model_options
+@color_option
 @format_option("table", "json")
 @click.pass_context
 def fit(
@@ -106,4 +108,4 @@ def fit(
         return
     from .render_fit import fit_table
 
-    echo_table(lambda terminal, width: fit_table(result, template, terminal=terminal, width=width))
+    echo_table(lambda color, width: fit_table(result, template, color=color, width=width))

@@ -15,7 +15,7 @@ import statistics
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import numpy as np
 
@@ -40,6 +40,7 @@ __all__ = [
     "Array",
     "Check",
     "ForwardReport",
+    "Progress",
     "RunOptions",
     "RunResult",
     "Timing",
@@ -314,16 +315,18 @@ def run(
     check: bool = False,
     weights: Mapping[str, Array] | None = None,
     x: Array | None = None,
+    progress: Progress | None = None,
 ) -> tuple[ForwardReport, RunResult | None]:
     """Build (or take) weights and inputs, time the fast pass, and with ``check`` prove it.
 
     ``weights`` are named and shaped as ``shapes.rnn_weights(spec)`` lists them.  A pass
     that fails (say, because the shape source gave a matrix that does not fit) is reported
     as a failed check, not raised.  Non-finite values (NaN, inf, in a file or produced by
-    overflow) raise no warnings: the check reports them.
+    overflow) raise no warnings: the check reports them.  ``progress`` hears of each phase
+    (the fast pass, the two step-by-step passes, the dense equivalent) and its steps.
     """
     with np.errstate(all="ignore"):
-        return _run(spec, options, check, weights, x)
+        return _run(spec, options, check, weights, x, progress or _Silent())
 
 
 def _run(
@@ -332,6 +335,7 @@ def _run(
     check: bool,
     weights: Mapping[str, Array] | None,
     x: Array | None,
+    progress: Progress,
 ) -> tuple[ForwardReport, RunResult | None]:
     # One stream each for the weights, the inputs and the dense check: the same seed gives
     # the same x whether or not the weights come from a file.
@@ -352,6 +356,8 @@ def _run(
     try:
         net = assemble(spec, recorder, x.dtype)
         times = []
+        steps = spec.layers * spec.directions * spec.timesteps
+        progress.phase("fast pass", options.repeat * steps)
         for _ in range(options.repeat):
             start = time.perf_counter()
             h, y = network_forward(
@@ -361,6 +367,7 @@ def _run(
                 options.output_activation,
                 options.outputs,
                 workspace,
+                advance=progress.advance,
             )
             times.append(time.perf_counter() - start)
     except (ValueError, IndexError, KeyError) as error:
@@ -375,25 +382,57 @@ def _run(
     result = RunResult(x, arrays, h, y)
     checks: tuple[Check, ...] = ()
     if check:
-        checks = _checks(spec, options, net, result, recorder.elements_read, dense_rng)
+        run = _Pass(spec, options, net, result, progress)
+        checks = _checks(run, recorder.elements_read, dense_rng)
     return ForwardReport(spec, options, checks, produced, timing), result
 
 
-def _checks(
-    spec: ModelSpec,
-    options: RunOptions,
-    net: engine.Network,
-    result: RunResult,
-    used: int,
-    rng: np.random.Generator,
-) -> tuple[Check, ...]:
+class Progress(Protocol):
+    """What a run tells of its progress: each phase with its steps, then steps done."""
+
+    def phase(self, name: str, total: int) -> None: ...
+
+    def advance(self, done: int) -> None: ...
+
+
+class _Silent:
+    def phase(self, name: str, total: int) -> None:
+        return None
+
+    def advance(self, done: int) -> None:
+        return None
+
+
+@dataclass(frozen=True)
+class _Pass:
+    """A pass that ran, for the checks: the model, the options, the network and arrays."""
+
+    spec: ModelSpec
+    options: RunOptions
+    net: engine.Network
+    result: RunResult
+    progress: Progress
+
+    @property
+    def tolerance(self) -> float:
+        return TOLERANCE[self.options.dtype]
+
+    def stepwise(self, form: engine.Form) -> tuple[Array, list[tuple[int, ...]]]:
+        """The step-by-step equations on the pass's inputs, telling the progress."""
+        spec = self.spec
+        self.progress.phase(f"step by step, {form}", spec.layers * spec.directions * spec.timesteps)
+        activation = self.options.hidden_activation
+        return stepwise_forward(self.net, self.result.x, activation, form, self.progress.advance)
+
+
+def _checks(run: _Pass, used: int, rng: np.random.Generator) -> tuple[Check, ...]:
+    spec, options, result = run.spec, run.options, run.result
     b, t, o = result.x.shape[0], spec.timesteps, spec.output_size
     size = spec.directions * spec.state_size
     report = count_params(spec)
-    tolerance = TOLERANCE[options.dtype]
     checks = [
         _shape_check("x: inputs", (b, t, spec.input_size), result.x),
-        *_stepwise_checks(net, result, options, (b, spec.state_size), tolerance),
+        *_stepwise_checks(run, (b, spec.state_size)),
         _shape_check("h: outputs of the top layer", (b, t, size), result.h),
     ]
     if o:
@@ -401,7 +440,8 @@ def _checks(
         checks.append(_shape_check(f"y: outputs ({options.outputs})", expected_y, result.y))
     checks.append(_used_check("parameters used = params total", report.rnn.total, used))
     checks.append(_finite_check(result))
-    checks.append(_concat_check(spec, net, result, options, tolerance))
+    checks.append(_concat_check(run))
+    run.progress.phase("dense equivalent", 1)
     checks.extend(_dense_checks(spec, options, result.x, report.dense.total, rng))
     return tuple(checks)
 
@@ -446,40 +486,30 @@ def _difference_check(name: str, a: Array, b: Array, tolerance: float) -> Check:
     return Check(name, tolerance, diff, bool(diff <= tolerance), "<=")
 
 
-def _stepwise_checks(
-    net: engine.Network,
-    result: RunResult,
-    options: RunOptions,
-    expected: tuple[int, ...],
-    tolerance: float,
-) -> list[Check]:
+def _stepwise_checks(run: _Pass, expected: tuple[int, ...]) -> list[Check]:
     try:
-        states, seen = stepwise_forward(net, result.x, options.hidden_activation)
+        states, seen = run.stepwise("separate")
     except ValueError as error:
         return [Check("h_t: step by step", "runs", f"ValueError: {error}", False)]
     bad = [(k + 1, s) for k, s in enumerate(seen) if s != expected]
     actual: Any = list(expected) if not bad else f"state {bad[0][0]}: {list(bad[0][1])}"
     return [
         Check(f"h_t shape at each of {len(seen)} steps", list(expected), actual, not bad),
-        _difference_check("fast pass = step-by-step equations", states, result.h, tolerance),
+        _difference_check(
+            "fast pass = step-by-step equations", states, run.result.h, run.tolerance
+        ),
     ]
 
 
-def _concat_check(
-    spec: ModelSpec,
-    net: engine.Network,
-    result: RunResult,
-    options: RunOptions,
-    tolerance: float,
-) -> Check:
+def _concat_check(run: _Pass) -> Check:
     name = "[h_{t-1}, x_t] W_h = separate form"
     try:
-        if spec.convention == "seed":
-            _check_concat_shapes(spec, net)
-        states, _ = stepwise_forward(net, result.x, options.hidden_activation, "concat")
+        if run.spec.convention == "seed":
+            _check_concat_shapes(run.spec, run.net)
+        states, _ = run.stepwise("concat")
     except ValueError as error:
         return Check(name, "runs", f"ValueError: {error}", False)
-    return _difference_check(name, states, result.h, tolerance)
+    return _difference_check(name, states, run.result.h, run.tolerance)
 
 
 def _check_concat_shapes(spec: ModelSpec, net: engine.Network) -> None:

@@ -12,6 +12,7 @@ from . import shapes
 from .options import (
     bytes_callback,
     choice_option,
+    color_option,
     command,
     echo_table,
     file_errors,
@@ -105,6 +106,7 @@ MODEL_FIELDS = ("cell", "layers", "bidirectional", "convention", "bias", "reset_
     metavar="SIZE",
     help="Refuse runs whose arrays would need more (units: MiB, GiB, MB, GB).",
 )
+@color_option
 @format_option("table", "json")
 @click.pass_context
 def forward(
@@ -153,7 +155,7 @@ def forward(
     if fmt == "json":
         emit(forward_json(report))
     else:
-        echo_table(lambda terminal, width: forward_table(report, terminal=terminal, width=width))
+        echo_table(lambda color, width: forward_table(report, color=color, width=width))
     if not report.ok:
         ctx.exit(1)
 
@@ -204,7 +206,10 @@ def _run(
             f"--max-memory {format_bytes(files.max_memory)}; use smaller sizes or raise "
             "--max-memory."
         )
-    return fw.run(spec, run_options, check=check, weights=weights, x=files.x)
+    from .progress import progress_on_terminal
+
+    with progress_on_terminal() as progress:
+        return fw.run(spec, run_options, check=check, weights=weights, x=files.x, progress=progress)
 
 
 def _matched_weights(archive: NpzArchive, spec: ModelSpec) -> dict[str, Array]:

@@ -8,6 +8,7 @@ import click
 
 from .counts import count_params
 from .options import (
+    color_option,
     command,
     echo_table,
     format_option,
@@ -25,6 +26,7 @@ from .streams import emit
 @click.option(
     "--explain", "explain_", is_flag=True, help="Show each formula in letters and in numbers."
 )
+@color_option
 @format_option("table", "json", "csv")
 @click.option("-q", "--quiet", is_flag=True, help="Print only the RNN total, a bare integer.")
 @click.pass_context
@@ -80,7 +82,5 @@ def params(
         emit(render.params_csv(report))
     else:
         echo_table(
-            lambda terminal, width: render.params_table(
-                report, explanation, terminal=terminal, width=width
-            )
+            lambda color, width: render.params_table(report, explanation, color=color, width=width)
         )

@@ -8,14 +8,18 @@ from __future__ import annotations
 
 import io
 import re
+from collections.abc import Sequence
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 from .shapes import ROLE_DESCRIPTIONS, by_group
+from .tables import Column, Table, cell_width
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
-    from rich.table import Table
+
+    #: What comes around a table: rich text, or another table.
+    Note = RenderableType | Table
 
     from .counts import ModelCount, ParamsReport
     from .formulas import Explanation
@@ -105,53 +109,49 @@ def params_table(
     report: ParamsReport,
     explanation: Explanation | None = None,
     *,
-    terminal: bool = False,
+    color: bool = False,
     width: int | None = None,
 ) -> str:
-    """A rich table of both models' weights with subtotals, totals and the ratio.
+    """A table of both models' weights with subtotals, totals and the ratio.
 
-    ``terminal`` allows colour (NO_COLOR is still honoured); ``width`` is the terminal's
-    width.  Without a width the table is drawn at its natural width, so piped output never
-    cuts or wraps a column.
+    ``color`` adds ANSI styles; ``width`` is the terminal's width.  Without a width the
+    table is drawn at its natural width, so piped output never wraps a column.
     """
-    from rich.table import Table
     from rich.text import Text
 
     from .units import format_bytes
 
-    table = Table(title=Text(describe(report.spec), style="italic"), title_justify="left")
-    table.add_column("model")
-    table.add_column("tensor")
-    table.add_column("role")
-    table.add_column("shape", justify="right")
-    table.add_column("count", justify="right")
+    table = Table(
+        [
+            Column("model"),
+            Column("tensor", breaks="/_"),
+            Column("role", breaks=" ", optional=True),
+            Column("shape", "right"),
+            Column("count", "right"),
+        ]
+    )
     for model in (report.rnn, report.dense):
         title = MODEL_TITLES[model.model]
         subtotals = model.subtotals
         members = by_group(model.weights)
         for group, subtotal in subtotals.items():
             for w in members[group]:
-                add_row(table, title, w.name, _role(w), _shape(w), f"{w.count:,}")
+                table.add_row(title, w.name, _role(w), _shape(w), f"{w.count:,}")
             if len(subtotals) > 1:
                 label = f"subtotal: {GROUP_TITLES.get(group, group)}"
-                add_row(table, "", "", label, "", f"{subtotal:,}", style="dim")
-        add_row(table, title, "", "total", "", f"{model.total:,}", style="bold cyan", end=True)
+                table.add_row("", "", label, "", f"{subtotal:,}", style="dim")
+        table.add_row(
+            title, "", "total", "", f"{model.total:,}", style="bold cyan", end_section=True
+        )
     summary = Text(
         f"Dense / RNN = {report.dense.total:,} / {report.rnn.total:,} = {report.ratio:.3g}x\n"
         f"float32 parameters: RNN {format_bytes(report.rnn.bytes())}, "
         f"dense {format_bytes(report.dense.bytes())}"
     )
-    notes: list[RenderableType] = [summary]
+    notes: list[Note] = [summary]
     if explanation is not None:
         notes.append(_explanation_text(explanation))
-    return draw(table, notes, terminal=terminal, width=width)
-
-
-def add_row(table: Table, *cells: str, style: str | None = None, end: bool = False) -> None:
-    """Add a row of plain text: square brackets in names are not rich markup."""
-    from rich.text import Text
-
-    table.add_row(*(Text(cell) for cell in cells), style=style, end_section=end)
+    return draw(table, notes, color=color, width=width, title=describe(report.spec))
 
 
 def _explanation_text(explanation: Explanation) -> RenderableType:
@@ -180,40 +180,64 @@ _LONGEST_FORMULA = 24
 
 def draw(
     table: Table,
-    notes: list[RenderableType],
+    notes: Sequence[Note],
     *,
-    terminal: bool,
+    color: bool,
     width: int | None,
     header: RenderableType | None = None,
+    title: str | None = None,
 ) -> str:
-    """Draw an optional header, the table, then the notes.
+    """Draw an optional header, the table (its title wrapped to its width), then the notes.
 
-    Without a width (output is not a terminal) the table keeps its natural width, so no
-    column is ever cut, and the header and notes wrap at that width (at least 80).
+    Without a width (output is not a terminal) the tables keep their natural width, so no
+    column ever wraps, and the header and notes wrap at that width (at least 80).  With a
+    width, the tables fit it (see :mod:`rnncalc.tables`) and a note names the columns left
+    out, if any.
     """
+    from rich.text import Text
+
+    lines, dropped = table.draw(width, color)
+    table_width = cell_width(lines[0])
+    wrap = width if width is not None else max(80, table_width)
+    parts = []
+    if header is not None:
+        parts.append(_printed(header, wrap, color))
+    if title is not None:
+        parts.append(_printed(Text(title, style="italic"), table_width, color))
+    parts.append("\n".join(lines) + "\n")
+    for note in notes:
+        if isinstance(note, Table):
+            note_lines, note_dropped = note.draw(width, color)
+            parts.append("\n".join(note_lines) + "\n")
+            dropped += note_dropped
+        else:
+            parts.append(_printed(note, wrap, color))
+    if dropped:
+        left_out = Text(
+            f"Left out to fit {width} columns: {', '.join(dropped)}; widen the terminal, or "
+            "see every column with --format json.",
+            style="dim",
+        )
+        parts.append(_printed(left_out, wrap, color))
+    return "".join(line.rstrip() + "\n" for line in "".join(parts).splitlines())
+
+
+def _printed(renderable: RenderableType, width: int, color: bool) -> str:
+    """Rich text wrapped at ``width``, with ANSI styles when ``color``."""
     from rich.console import Console
 
-    def console(buffer: io.StringIO, columns: int) -> Console:
-        return Console(
-            file=buffer,
-            width=columns,
-            force_terminal=terminal,
-            highlight=False,
-            markup=False,
-            emoji=False,
-        )
-
-    drawn = io.StringIO()
-    console(drawn, width or 100_000).print(table)
-    if width is None:
-        width = max(80, *(len(line) for line in drawn.getvalue().splitlines()))
-    before, after = io.StringIO(), io.StringIO()
-    if header is not None:
-        console(before, width).print(header)
-    for note in notes:
-        console(after, width).print(note)
-    text = before.getvalue() + drawn.getvalue() + after.getvalue()
-    return "".join(line.rstrip() + "\n" for line in text.splitlines())
+    buffer = io.StringIO()
+    console = Console(
+        file=buffer,
+        width=width,
+        force_terminal=color,
+        no_color=not color,
+        highlight=False,
+        markup=False,
+        emoji=False,
+    )
+    console.print(renderable)
+    return buffer.getvalue()
 
 
 def _model_json(model: ModelCount) -> dict[str, Any]:

@@ -6,13 +6,15 @@ import io
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
-from .render import add_row, describe, draw, to_json
+from .render import describe, draw, to_json
+from .tables import Column, Table
 from .units import format_bytes
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
 
     from .cost import CostReport, Line, Memory, ModelCost
+    from .render import Note
 
 FLOPS_CONVENTION = (
     "FLOPs = 2 x matmul MACs + bias additions + element-wise operations; "
@@ -100,11 +102,10 @@ def cost_table(
     report: CostReport,
     explain: bool = False,
     *,
-    terminal: bool = False,
+    color: bool = False,
     width: int | None = None,
 ) -> str:
     """Compute and memory of both models side by side, with the other tools' counts."""
-    from rich.table import Table
     from rich.text import Text
 
     spec = report.spec
@@ -113,67 +114,71 @@ def cost_table(
         + f"; batch {report.batch_size}, outputs {report.outputs}",
         style="italic",
     )
-    table = Table()
-    table.add_column("compute")
-    table.add_column("RNN per step", justify="right")
-    table.add_column("RNN per sequence", justify="right")
-    table.add_column("Dense per sequence", justify="right")
+    table = Table(
+        [
+            Column("compute", breaks=" "),
+            Column("RNN per step", "right", optional=True),
+            Column("RNN per sequence", "right"),
+            Column("Dense per sequence", "right"),
+        ]
+    )
     rnn, dense = report.rnn.compute, report.dense.compute
     for name in dict.fromkeys(line.name for line in (*rnn.matmul, *dense.matmul)):
         row = [_find(rnn.matmul, name), _find(dense.matmul, name)]
-        add_row(
-            table,
+        table.add_row(
             f"matmul MACs: {name}",
             _number(row[0].per_step if row[0] else None),
             _number(row[0].per_sequence if row[0] else None),
             _number(row[1].per_sequence if row[1] else None),
         )
-    add_row(table, "matmul MACs", "", f"{rnn.matmul_macs:,}", f"{dense.matmul_macs:,}",
-            style="bold")  # fmt: skip
+    table.add_row("matmul MACs", "", f"{rnn.matmul_macs:,}", f"{dense.matmul_macs:,}",
+                  style="bold")  # fmt: skip
     for name in dict.fromkeys(line.name for line in (*rnn.biases, *dense.biases)):
         ours, theirs = _find(rnn.biases, name), _find(dense.biases, name)
-        add_row(
-            table,
+        table.add_row(
             f"bias additions: {name}",
             _number(ours.per_step if ours else None),
             _number(ours.per_sequence if ours else None),
             _number(theirs.per_sequence if theirs else None),
         )
-    add_row(table, "MACs (matmul + bias)", "", f"{rnn.macs:,}", f"{dense.macs:,}", style="bold")
-    add_row(
-        table,
+    table.add_row("MACs (matmul + bias)", "", f"{rnn.macs:,}", f"{dense.macs:,}", style="bold")
+    table.add_row(
         "element-wise operations",
         _number(rnn.elementwise.per_step),
         f"{rnn.elementwise.per_sequence:,}",
         f"{dense.elementwise.per_sequence:,}",
     )
-    add_row(table, "FLOPs", "", f"{rnn.flops:,}", f"{dense.flops:,}", style="bold cyan", end=True)
+    table.add_row(
+        "FLOPs", "", f"{rnn.flops:,}", f"{dense.flops:,}", style="bold cyan", end_section=True
+    )
 
-    memory = Table()
-    memory.add_column(f"memory ({report.rnn.memory.dtype} for activations and training)")
-    memory.add_column("RNN", justify="right")
-    memory.add_column("Dense", justify="right")
+    memory = Table(
+        [
+            Column(f"memory ({report.rnn.memory.dtype} for activations and training)", breaks=" "),
+            Column("RNN", "right"),
+            Column("Dense", "right"),
+        ]
+    )
     rm, dm = report.rnn.memory, report.dense.memory
     for dtype in rm.parameters:
-        add_row(memory, f"parameters, {dtype}", _bytes(rm.parameters[dtype]),
-                _bytes(dm.parameters[dtype]))  # fmt: skip
+        memory.add_row(f"parameters, {dtype}", _bytes(rm.parameters[dtype]),
+                       _bytes(dm.parameters[dtype]))  # fmt: skip
     for part in dict.fromkeys((*rm.activation_elements, *dm.activation_elements)):
-        add_row(
-            memory,
+        memory.add_row(
             f"activations: {part}",
             _bytes(_elements_bytes(rm, part)),
             _bytes(_elements_bytes(dm, part)),
         )
-    add_row(memory, "activations (forward, kept for BPTT)", _bytes(rm.activations),
-            _bytes(dm.activations), style="bold")  # fmt: skip
+    memory.add_row("activations (forward, kept for BPTT)", _bytes(rm.activations),
+                   _bytes(dm.activations), style="bold")  # fmt: skip
     for part in rm.training:
         label = "Adam moments (2)" if part == "adam_moments" else part
-        add_row(memory, f"training: {label}", _bytes(rm.training[part]),
-                _bytes(dm.training[part]))  # fmt: skip
-    add_row(memory, "training total", _bytes(sum(rm.training.values())),
-            _bytes(sum(dm.training.values())), style="bold cyan")  # fmt: skip
+        memory.add_row(f"training: {label}", _bytes(rm.training[part]),
+                       _bytes(dm.training[part]))  # fmt: skip
+    memory.add_row("training total", _bytes(sum(rm.training.values())),
+                   _bytes(sum(dm.training.values())), style="bold cyan")  # fmt: skip
 
-    notes: list[RenderableType] = [
+    notes: list[Note] = [
         Text(FLOPS_CONVENTION),
         Text(f"Element-wise work of the {spec.cell.upper()} cell: {rnn.elementwise.name}."),
         memory,
@@ -181,7 +186,7 @@ def cost_table(
     ]
     if explain:
         notes.append(_explain_text(report))
-    return draw(table, notes, terminal=terminal, width=width, header=header)
+    return draw(table, notes, color=color, width=width, header=header)
 
 
 def _tools_text(report: CostReport) -> RenderableType:

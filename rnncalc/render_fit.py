@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .render import add_row, describe, draw
+from .render import describe, draw
+from .tables import Column, Table
 
 if TYPE_CHECKING:
     from .fit import Fit
@@ -12,19 +13,17 @@ if TYPE_CHECKING:
 
 
 def fit_table(
-    result: Fit, template: ModelSpec, *, terminal: bool = False, width: int | None = None
+    result: Fit, template: ModelSpec, *, color: bool = False, width: int | None = None
 ) -> str:
     """The value found, its total against the budget, and the next value's total."""
-    from rich.table import Table
     from rich.text import Text
 
     name = result.solve.replace("-", " ")
-    table = Table()
-    table.add_column(name, justify="right")
-    table.add_column("RNN total", justify="right")
-    table.add_column("within the budget", justify="left")
-    add_row(table, f"{result.value:,}", f"{result.total:,}", "yes", style="bold cyan")
-    add_row(table, f"{result.value + 1:,}", f"{result.next_total:,}", "no")
+    table = Table(
+        [Column(name, "right"), Column("RNN total", "right"), Column("within the budget")]
+    )
+    table.add_row(f"{result.value:,}", f"{result.total:,}", "yes", style="bold cyan")
+    table.add_row(f"{result.value + 1:,}", f"{result.next_total:,}", "no")
     fixed = ", ".join(
         f"{letter}={getattr(template, field)}"
         for field, letter in (("input_size", "I"), ("hidden_size", "H"), ("output_size", "O"),
@@ -37,4 +36,4 @@ def fit_table(
         f"The largest {name} within {result.budget:,} parameters is {result.value:,} "
         f"({result.total:,}, {result.budget - result.total:,} to spare)."
     )
-    return draw(table, [note], terminal=terminal, width=width, header=header)
+    return draw(table, [note], color=color, width=width, header=header)

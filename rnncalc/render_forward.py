@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
-from .render import add_row, draw, to_json
+from .render import draw, to_json
+from .tables import Column, Table
+from .units import format_duration
 
 if TYPE_CHECKING:
     from .forward import Check, ForwardReport
@@ -33,11 +35,8 @@ def forward_json(report: ForwardReport) -> str:
     return to_json(data)
 
 
-def forward_table(
-    report: ForwardReport, *, terminal: bool = False, width: int | None = None
-) -> str:
+def forward_table(report: ForwardReport, *, color: bool = False, width: int | None = None) -> str:
     """The checks as a table, then the shapes produced, the timing and the verdict."""
-    from rich.table import Table
     from rich.text import Text
 
     spec, options = report.spec, report.options
@@ -48,15 +47,18 @@ def forward_table(
         f"outputs {options.outputs}, seed {options.seed}",
         style="italic",
     )
-    table = Table()
     notes: list[Any] = []
     if report.checks:
-        for name, justify in (("check", "left"), ("expected", "right"), ("actual", "right")):
-            table.add_column(name, justify=justify)  # type: ignore[arg-type]
-        table.add_column("ok", justify="center")
+        table = Table(
+            [
+                Column("check", breaks=" "),
+                Column("expected", "right"),
+                Column("actual", "right", breaks=" "),
+                Column("ok", "center"),
+            ]
+        )
         for check in report.checks:
-            add_row(
-                table,
+            table.add_row(
                 check.name,
                 _expected(check),
                 _value(check.actual, check.comparison),
@@ -66,21 +68,20 @@ def forward_table(
         shapes = ", ".join(f"{name} {_value(shape)}" for name, shape in report.shapes.items())
         notes.append(Text(f"Shapes: {shapes}"))
     else:
-        table.add_column("array")
-        table.add_column("shape", justify="right")
+        table = Table([Column("array"), Column("shape", "right")])
         for name, shape in report.shapes.items():
-            add_row(table, name, _value(shape))
+            table.add_row(name, _value(shape))
     if report.timing is not None:
         t = report.timing
         notes.append(
             Text(
-                f"Timing: {t.seconds * 1000:.3f} ms (median of {t.repeat}), "
+                f"Timing: {format_duration(t.seconds)} (median of {t.repeat}), "
                 f"{t.flops:,} matmul FLOPs, "
                 + ("too fast to rate" if t.gflops is None else f"{t.gflops:.3g} GFLOP/s")
             )
         )
     notes.append(_verdict(report))
-    return draw(table, notes, terminal=terminal, width=width, header=header)
+    return draw(table, notes, color=color, width=width, header=header)
 
 
 def _verdict(report: ForwardReport) -> Any:

@@ -8,13 +8,10 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING
 
-from .render import add_row, draw
+from .render import draw
 from .sweep import COLUMNS, SIZES
-
-if TYPE_CHECKING:
-    from rich.console import RenderableType
+from .tables import Column, Table, styled
 
 Row = tuple[int | float, ...]
 
@@ -48,17 +45,32 @@ def json_lines(rows: Iterable[Row], cost: bool) -> Iterator[str]:
 
 
 def sweep_table(
-    rows: Iterable[Row], cost: bool, *, terminal: bool = False, width: int | None = None
+    rows: Iterable[Row],
+    cost: bool,
+    varying: Iterable[str] = (),
+    *,
+    color: bool = False,
+    width: int | None = None,
 ) -> str:
-    """All rows as one rich table."""
-    from rich.table import Table
-
-    table = Table()
-    for name in columns(cost):
-        table.add_column(name, justify="right")
-    for row in rows:
-        add_row(table, *(_format(value) for value in _values(row, cost)))
-    return draw(table, [], terminal=terminal, width=width)
+    """All rows as one table.  To fit a width, the sizes that do not vary (``varying``
+    names those that do) are left out first, then the cost columns.
+    """
+    cells = [tuple(_format(value) for value in _values(row, cost)) for row in rows]
+    kept = set(varying) | {"rnn_total", "dense_total", "ratio"}
+    table = Table(
+        [
+            Column(
+                name,
+                "right",
+                optional=name not in kept,
+                note=f"{cells[0][k]} in every row" if name in SIZES and cells else "",
+            )
+            for k, name in enumerate(columns(cost))
+        ]
+    )
+    for row_cells in cells:
+        table.add_row(*row_cells)
+    return draw(table, [], color=color, width=width)
 
 
 def _format(value: int | float) -> str:
@@ -66,30 +78,29 @@ def _format(value: int | float) -> str:
 
 
 def sweep_plot(
-    rows: list[Row], swept: str, *, terminal: bool = False, width: int | None = None
+    rows: list[Row], swept: str, *, color: bool = False, width: int | None = None
 ) -> str:
     """RNN against dense totals along one swept size, as bars on a log scale."""
-    from rich.table import Table
-    from rich.text import Text
-
-    totals = [v for row in rows for v in (row[_AT["rnn_total"]], row[_AT["dense_total"]])]
+    totals = [int(v) for row in rows for v in (row[_AT["rnn_total"]], row[_AT["dense_total"]])]
     low, high = math.log10(min(totals)), math.log10(max(totals))
     labels = [f"{SIZES[swept]}={row[_AT[swept]]:,}" for row in rows]
-    numbers = [f"{v:,}" for v in totals]
     label_width = max(len(label) for label in labels)
-    number_width = max(len(n) for n in numbers)
+    number_width = max(len(f"{v:,}") for v in totals)
     bar_width = max(10, (width or 80) - label_width - number_width - 12)
-    grid = Table.grid(padding=(0, 1))
-    for justify in ("left", "left", "left", "right"):
-        grid.add_column(justify=justify)
+    lines = [
+        styled(
+            f"Parameters along {swept} (log scale: each bar spans {min(totals):,} to "
+            f"{max(totals):,})",
+            "italic",
+            color,
+        )
+    ]
     for label, row in zip(labels, rows, strict=True):
         for k, (model, style) in enumerate((("RNN", "cyan"), ("dense", "magenta"))):
             value = int(row[_AT["rnn_total" if model == "RNN" else "dense_total"]])
             share = 1.0 if high == low else (math.log10(value) - low) / (high - low)
-            bar = Text("█" * (1 + round(share * (bar_width - 1))), style=style)
-            grid.add_row(label if k == 0 else "", model, bar, f"{value:,}")
-    title: RenderableType = Text(
-        f"Parameters along {swept} (log scale: each bar spans {10**low:,.0f} to {10**high:,.0f})",
-        style="italic",
-    )
-    return draw(grid, [], terminal=terminal, width=width, header=title)
+            length = 1 + round(share * (bar_width - 1))
+            bar = styled("█" * length, style, color) + " " * (bar_width - length)
+            name = label if k == 0 else ""
+            lines.append(f"{name:<{label_width}} {model:<5} {bar} {value:>{number_width},}")
+    return "".join(line.rstrip() + "\n" for line in lines)

@@ -11,6 +11,7 @@ import click
 from .options import (
     SIZE_OPTIONS,
     choice_option,
+    color_option,
     command,
     echo_table,
     format_option,
@@ -67,6 +68,7 @@ def _parse(minimum: int) -> Callable[[click.Context, click.Parameter, str], Size
     text="With --cost: the output layer runs once, or at every step.",
 )
 @click.option("--plot", is_flag=True, help="Chart RNN against dense totals (log scale).")
+@color_option
 @format_option("table", "csv", "json")
 @click.pass_context
 def sweep(
@@ -116,14 +118,14 @@ def sweep(
         (name,) = varying
         if count > 200:
             raise click.UsageError(f"--plot draws at most 200 values; this sweep has {count:,}.")
-        echo_table(lambda t, w: sweep_plot(list(rows), name, terminal=t, width=w))
+        echo_table(lambda c, w: sweep_plot(list(rows), name, color=c, width=w))
     elif fmt == "table":
         if count > TABLE_LIMIT:
             raise click.UsageError(
                 f"{count:,} rows are too many for a table (at most {TABLE_LIMIT:,}): "
                 "use --format csv or json, which stream."
             )
-        echo_table(lambda t, w: sweep_table(rows, with_cost, terminal=t, width=w))
+        echo_table(lambda c, w: sweep_table(rows, with_cost, varying, color=c, width=w))
     else:
         lines = csv_lines(rows, with_cost) if fmt == "csv" else json_lines(rows, with_cost)
         _stream(lines)

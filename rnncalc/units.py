@@ -151,3 +151,15 @@ def scientific(value: int, digits: int = 3) -> str:
         mantissa, exponent = mantissa // 10, exponent + 1
     text = str(mantissa)
     return f"{text[0]}.{text[1:]}e+{exponent:02d}" if digits > 1 else f"{text}e+{exponent:02d}"
+
+
+def format_duration(seconds: float) -> str:
+    """``0.000178`` -> ``"0.178 ms"``, ``20.07`` -> ``"20.07 s"``, ``125`` -> ``"2 min 5 s"``."""
+    if seconds < 1:
+        return f"{seconds * 1000:.3f} ms"
+    if round(seconds, 2) < 60:
+        return f"{seconds:.2f} s"
+    minutes, rest = divmod(round(seconds), 60)
+    if minutes < 60:
+        return f"{minutes} min {rest} s"
+    return f"{minutes // 60} h {minutes % 60} min"

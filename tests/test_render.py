@@ -108,14 +108,9 @@ def test_piped_table_has_no_colour_codes() -> None:
 COLOUR = re.compile(r"\x1b\[[0-9;]*3[0-7]m")  # an ANSI foreground colour
 
 
-def test_terminal_table_uses_colour_unless_no_color(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("NO_COLOR", raising=False)
-    monkeypatch.setenv("TERM", "xterm-256color")
-    assert COLOUR.search(params_table(SEED, terminal=True, width=100))
-    monkeypatch.setenv("NO_COLOR", "1")
-    text = params_table(SEED, terminal=True, width=100)
-    assert "\x1b[" in text  # still styled (bold) for a terminal
-    assert not COLOUR.search(text)
+def test_colour_is_ansi_styles_and_only_when_asked() -> None:
+    assert COLOUR.search(params_table(SEED, color=True, width=100))
+    assert "\x1b[" not in params_table(SEED, color=False, width=100)
 
 
 def test_table_shows_totals_subtotals_and_ratio() -> None:
