@@ -43,6 +43,17 @@ class LazyGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
         return [*super().list_commands(ctx), *self.lazy]
 
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        """As click's, with a mistyped command answered by the closest names."""
+        try:
+            return super().resolve_command(ctx, args)
+        except click.exceptions.NoSuchCommand as error:
+            raise click.exceptions.NoSuchCommand(
+                error.command_name, possibilities=self.list_commands(ctx), ctx=ctx
+            ) from None
+
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name not in self.lazy:
             return super().get_command(ctx, cmd_name)
@@ -63,8 +74,14 @@ class LazyGroup(click.Group):
 def cli() -> None:
     """Calculator for recurrent neural networks: exact weight shapes and parameter counts.
 
+    rnncalc grew from a page on recurrent layers, "the seed": its vanilla RNN,
+    h_t = f(x_t W_xh + h_{t-1} W_hh + b_h), y = f(h_T W_yh + b_y), its notation (row
+    vectors, one bias per gate: --convention seed) and its example, T=3 timesteps, input
+    size I=4, hidden size H=3, output size O=1, which holds 28 parameters against 127 for
+    a dense network, are the defaults.
+
     \b
-    Start with the seed's example (T=3, I=4, H=3, O=1: RNN 28, dense 127):
+    Start with the seed's example:
       rnncalc params
       rnncalc params --explain
       rnncalc forward --check

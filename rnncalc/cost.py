@@ -25,15 +25,13 @@ Standard library only.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from typing import Literal
+from dataclasses import asdict, dataclass, replace
+from typing import Any
 
 from . import shapes
 from .counts import count_params
 from .shapes import Term, Weight
-from .spec import DTYPE_BYTES, ModelSpec
-
-Outputs = Literal["last", "all"]
+from .spec import DTYPE_BYTES, DTYPES, OUTPUTS, ModelSpec, Outputs, SpecError, check_int
 
 #: Element-wise operations per hidden unit per step and direction, each named.
 ELEMENTWISE: dict[str, tuple[tuple[str, int], ...]] = {
@@ -57,6 +55,11 @@ ELEMENTWISE: dict[str, tuple[tuple[str, int], ...]] = {
 }
 
 PARAMETER_DTYPES = ("float32", "float16", "bfloat16", "int8")
+
+FLOPS_CONVENTION = (
+    "FLOPs = 2 x matmul MACs + bias additions + element-wise operations; "
+    "each activation (sigmoid, tanh, ...) counts as one operation."
+)
 
 MATMUL_ROLES = {
     "input": "input projection",
@@ -151,6 +154,23 @@ class Memory:
             "activations": self.activations,
         }
 
+    @property
+    def training_total(self) -> int:
+        """Bytes of a training step: the sum of :attr:`training`."""
+        return sum(self.training.values())
+
+    def to_dict(self) -> dict[str, Any]:
+        """Parameters per dtype, the activations (elements, formulas, bytes), training."""
+        return {
+            "parameters": self.parameters,
+            "activations": {
+                "elements": self.activation_elements,
+                "formulas": self.activation_formulas,
+                "bytes": self.activations,
+            },
+            "training": {**self.training, "total": self.training_total},
+        }
+
 
 @dataclass(frozen=True)
 class ModelCost:
@@ -158,6 +178,22 @@ class ModelCost:
 
     compute: Compute
     memory: Memory
+
+    def to_dict(self) -> dict[str, Any]:
+        """``compute`` (every line, with its formula, and the sums) and ``memory``."""
+        compute = self.compute
+        return {
+            "compute": {
+                "matmul": [asdict(line) for line in compute.matmul],
+                "matmul_macs": compute.matmul_macs,
+                "biases": [asdict(line) for line in compute.biases],
+                "bias_additions": compute.bias_additions,
+                "macs": compute.macs,
+                "elementwise": asdict(compute.elementwise),
+                "flops": compute.flops,
+            },
+            "memory": self.memory.to_dict(),
+        }
 
 
 @dataclass(frozen=True)
@@ -181,15 +217,43 @@ class CostReport:
     dense: ModelCost
     tools: tuple[ToolCount, ...]
 
+    def __repr__(self) -> str:
+        return (
+            f"CostReport(rnn_flops={self.rnn.compute.flops:,}, "
+            f"dense_flops={self.dense.compute.flops:,}, batch_size={self.batch_size}, "
+            f"outputs={self.outputs!r}, spec={self.spec!r})"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """What ``rnncalc cost --format json`` prints: ``spec``, ``options`` (batch_size,
+        outputs, dtype), ``flops_convention``, ``rnn`` and ``dense`` (compute and memory),
+        and ``tools`` (how torchinfo, ptflops and thop count the same layers).
+        """
+        return {
+            "spec": asdict(self.spec),
+            "options": {
+                "batch_size": self.batch_size,
+                "outputs": self.outputs,
+                "dtype": self.rnn.memory.dtype,
+            },
+            "flops_convention": FLOPS_CONVENTION,
+            "rnn": self.rnn.to_dict(),
+            "dense": self.dense.to_dict(),
+            "tools": [
+                {"tool": t.tool, "macs": t.count, "per_step": t.per_step, "source": t.source}
+                for t in self.tools
+            ],
+        }
+
 
 def estimate_cost(
     spec: ModelSpec, batch_size: int = 1, outputs: Outputs = "last", dtype: str = "float32"
 ) -> CostReport:
     """Compute and memory of the RNN and of its dense equivalent for a batch of sequences."""
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-    if dtype not in DTYPE_BYTES:
-        raise ValueError(f"dtype must be one of {', '.join(DTYPE_BYTES)}, got {dtype!r}")
+    check_int("batch_size", batch_size, 1)
+    for field, value, choices in (("dtype", dtype, DTYPES), ("outputs", outputs, OUTPUTS)):
+        if value not in choices:
+            raise SpecError(field, f"must be one of {', '.join(choices)}, got {value!r:.40}")
     report = count_params(spec)
     rnn = ModelCost(
         _rnn_compute(spec, report.rnn.terms, batch_size, outputs),

@@ -7,14 +7,17 @@ from typing import Any
 import click
 
 from .options import (
-    choice_option,
+    batch_option,
     color_option,
     command,
+    dtype_option,
     echo_table,
     format_option,
-    int_option,
     model_options,
     model_spec,
+    outputs_option,
+    quiet_alone,
+    quiet_option,
     refuse_if_given,
     size_options,
 )
@@ -24,20 +27,13 @@ from .streams import emit
 @command
 @size_options
 @model_options
-@int_option("-B", "--batch-size", default=1, minimum=1, text="Sequences per batch B.")
-@choice_option(
-    "--outputs",
-    choices=("last", "all"),
-    text="last: the output layer runs once (many-to-one); all: at every step.",
-)
-@choice_option(
-    "--dtype",
-    choices=("float32", "float16", "bfloat16", "float64"),
-    text="Precision of the activations and of the training estimate.",
-)
+@batch_option
+@outputs_option("last: the output layer runs once (many-to-one); all: at every step.")
+@dtype_option("float32", "Precision of the activations and of the training estimate.")
 @click.option("--explain", "explain_", is_flag=True, help="Show each formula with its numbers.")
 @color_option
 @format_option("table", "json", "csv")
+@quiet_option("Print only the RNN's FLOPs per sequence (the whole batch), a bare integer.")
 @click.pass_context
 def cost(
     ctx: click.Context,
@@ -47,6 +43,7 @@ def cost(
     dtype: str,
     explain_: bool,
     fmt: str,
+    quiet: bool,
     **model: Any,
 ) -> None:
     """Multiply-accumulates, FLOPs and memory: the RNN against its dense equivalent.
@@ -65,7 +62,9 @@ def cost(
       rnncalc cost -c lstm --convention pytorch -O 0 --explain
       rnncalc cost -c gru -I 128 -H 256 -L 2 -T 100 -B 64 --dtype float16
       rnncalc cost -f json | jq .rnn.compute.flops
+      flops=$(rnncalc cost -q -c lstm -H 256 -T 100)
     """
+    quiet_alone(ctx, "explain_", "fmt")
     if explain_ and fmt == "csv":
         raise click.UsageError("--explain adds text; use it with --format table or json, not csv.")
     if fmt == "json":
@@ -77,6 +76,9 @@ def cost(
     if not spec.has_output_layer:
         refuse_if_given(ctx, "outputs", "-O 0 leaves no output layer to run")
     report = estimate_cost(spec, batch_size, outputs, dtype)
+    if quiet:
+        emit(f"{report.rnn.compute.flops}\n")
+        return
     if fmt == "json":
         emit(cost_json(report))
     elif fmt == "csv":

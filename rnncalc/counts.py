@@ -7,13 +7,16 @@ same for one layer or a billion; the tensors themselves are listed only on deman
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from functools import cached_property
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from . import shapes
 from .shapes import Term, Weight
 from .spec import DTYPE_BYTES, ModelSpec
+
+if TYPE_CHECKING:
+    from .formulas import Explanation
 
 ModelName = Literal["rnn", "dense"]
 
@@ -46,6 +49,23 @@ class ModelCount:
         """Bytes of all weights stored as ``dtype`` (float32, float16, bfloat16, int8, ...)."""
         return self.total * DTYPE_BYTES[dtype]
 
+    def __repr__(self) -> str:
+        return f"ModelCount({self.model!r}, total={self.total:,})"
+
+    def to_dict(self) -> dict[str, Any]:
+        """``total``, ``float32_bytes``, ``subtotals`` and every weight's ``name``, ``shape``,
+        ``count``, ``layer`` and ``direction`` (see :func:`place`).
+        """
+        return {
+            "total": self.total,
+            "float32_bytes": self.bytes(),
+            "subtotals": self.subtotals,
+            "weights": [
+                {"name": w.name, "shape": list(w.shape), "count": w.count, **place(w)}
+                for w in self.weights
+            ],
+        }
+
     @property
     def subtotals(self) -> dict[str, int]:
         """Element counts per group, in weight order: "recurrent" (or "layer 0 forward" and
@@ -66,12 +86,42 @@ class ParamsReport:
     rnn: ModelCount
     dense: ModelCount
 
+    def __repr__(self) -> str:
+        return (
+            f"ParamsReport(rnn={self.rnn.total:,}, dense={self.dense.total:,}, "
+            f"ratio={self.ratio:.3g}, spec={self.spec!r})"
+        )
+
+    def to_dict(self, explanation: Explanation | None = None) -> dict[str, Any]:
+        """What ``rnncalc params --format json`` prints: ``spec``, ``rnn``, ``dense``,
+        ``ratio``, and ``explanation`` when given (:func:`rnncalc.formulas.explain`).
+        """
+        data: dict[str, Any] = {
+            "spec": asdict(self.spec),
+            "rnn": self.rnn.to_dict(),
+            "dense": self.dense.to_dict(),
+            "ratio": self.ratio,
+        }
+        if explanation is not None:
+            data["explanation"] = asdict(explanation)
+        return data
+
     @property
     def ratio(self) -> float:
         """Dense total divided by RNN total (never beyond float range: with every size at
         most 10^100 the ratio stays below about T², 10^200).
         """
         return self.dense.total / self.rnn.total
+
+
+def place(w: Weight) -> dict[str, Any]:
+    """``layer`` (0-based; None for the output layer) and ``direction`` (recurrent tensors
+    only), as JSON and CSV list them.
+    """
+    return {
+        "layer": None if w.part == "output" else w.layer,
+        "direction": w.direction if w.part == "recurrent" else None,
+    }
 
 
 def count_params(spec: ModelSpec) -> ParamsReport:

@@ -7,11 +7,11 @@ from typing import Any
 import click
 
 from .options import (
-    choice_option,
     command,
     model_options,
     model_spec,
     output_width,
+    outputs_option,
     refuse_if_given,
     size_options,
 )
@@ -21,11 +21,7 @@ from .streams import emit
 @command
 @size_options
 @model_options
-@choice_option(
-    "--outputs",
-    choices=("last", "all"),
-    text="last: y at the last step (many-to-one); all: y at every step.",
-)
+@outputs_option("last: y at the last step (many-to-one); all: y at every step.")
 @click.pass_context
 def diagram(ctx: click.Context, /, outputs: str, **model: Any) -> None:
     """Draw the network unrolled over its timesteps, every arrow labelled with its size.

@@ -32,10 +32,9 @@ import numpy as np
 import numpy.typing as npt
 
 from . import shapes
-from .spec import ModelSpec
+from .spec import ModelSpec, Outputs
 
 Array = npt.NDArray[Any]
-Outputs = Literal["last", "all"]
 #: Told of steps done, for a progress bar.
 Advance = Callable[[int], None]
 #: Steps between reports to ``advance``.

@@ -11,24 +11,59 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
+from typing import Any
 
-from .spec import ModelSpec
+from .spec import ModelSpec, SpecError, check_int
 from .sweep import SIZES, compiled, structure
 
-#: What ``--solve`` accepts, by option name.
-SOLVABLE = {"hidden-size": "hidden_size", "input-size": "input_size", "layers": "layers"}
+#: The sizes ``fit`` can solve for, by ModelSpec field (T never enters the RNN's count).
+SOLVABLE = ("hidden_size", "input_size", "layers")
 
 
 @dataclass(frozen=True)
 class Fit:
-    """The largest value within the budget, its total, and the total one above it."""
+    """The largest value of ``solve`` whose RNN total is within ``budget``, with the other
+    sizes and options as in ``template``: its total and the total one above it.  When even
+    the smallest model is over the budget, ``value`` is None and ``total`` is the smallest
+    model's.
+    """
 
+    template: ModelSpec
     solve: str
-    value: int
+    budget: int
+    value: int | None
     total: int
     next_total: int
-    budget: int
+    smallest: int
+
+    @property
+    def fits(self) -> bool:
+        """Whether some value fits the budget."""
+        return self.value is not None
+
+    @property
+    def spare(self) -> int:
+        """Parameters left in the budget by the value found (negative when nothing fits)."""
+        return self.budget - self.total
+
+    @property
+    def spec(self) -> ModelSpec:
+        """The model found (the smallest one when nothing fits)."""
+        found: dict[str, Any] = {self.solve: self.value or self.smallest}
+        return replace(self.template, **found)
+
+    def to_dict(self) -> dict[str, Any]:
+        """What ``rnncalc fit --format json`` prints (the budget in parameters)."""
+        return {
+            "spec": asdict(self.spec),
+            "options": {"solve": self.solve, "budget": self.budget},
+            "fits": self.fits,
+            "value": self.value,
+            "total": self.total,
+            "next_total": self.next_total,
+            "smallest": self.smallest,
+        }
 
 
 def rnn_total(template: ModelSpec, field: str) -> Callable[[int], int]:
@@ -44,18 +79,24 @@ def rnn_total(template: ModelSpec, field: str) -> Callable[[int], int]:
     return total
 
 
-def smallest(template: ModelSpec, field: str) -> int:
-    """The smallest valid value: above the projection for the hidden size, else 1."""
-    return template.proj_size + 1 if field == "hidden_size" else 1
+def smallest(field: str, proj_size: int = 0) -> int:
+    """The smallest valid value of ``field``: above the projection for the hidden size, else
+    1.  (A template for :func:`fit` may hold it in the field being solved for.)
+    """
+    return proj_size + 1 if field == "hidden_size" else 1
 
 
-def fit(template: ModelSpec, solve: str, budget: int) -> Fit | None:
-    """The largest value of ``solve`` whose RNN total is at most ``budget``, or None."""
-    field = SOLVABLE[solve]
-    total = rnn_total(template, field)
-    low = smallest(template, field)
+def fit(template: ModelSpec, solve: str, budget: int) -> Fit:
+    """The largest value of ``solve`` (a field of :data:`SOLVABLE`) whose RNN total is at
+    most ``budget``; the value the template holds for it is not used.
+    """
+    if solve not in SOLVABLE:
+        raise SpecError("solve", f"must be one of {', '.join(SOLVABLE)}, got {solve!r:.40}")
+    check_int("budget", budget, 1)
+    total = rnn_total(template, solve)
+    low = smallest(solve, template.proj_size)
     if total(low) > budget:
-        return None
+        return Fit(template, solve, budget, None, total(low), total(low), low)
     c0, c1, c2 = (total(low + k) for k in range(3))
     d1, d2 = c1 - c0, c2 - 2 * c1 + c0
     # c0 + d1·u + d2·u(u-1)/2 <= budget  <=>  d2·u² + (2·d1 - d2)·u + 2·(c0 - budget) <= 0
@@ -69,4 +110,4 @@ def fit(template: ModelSpec, solve: str, budget: int) -> Fit | None:
         value += 1
     while value > low and total(value) > budget:
         value -= 1
-    return Fit(solve, value, total(value), total(value + 1), budget)
+    return Fit(template, solve, budget, value, total(value), total(value + 1), low)

@@ -6,14 +6,18 @@ from typing import Any
 
 import click
 
+from .fit import SOLVABLE
 from .options import (
     choice_option,
     color_option,
     command,
+    dtype_option,
     echo_table,
     format_option,
     model_options,
     model_spec,
+    quiet_alone,
+    quiet_option,
     refuse_if_given,
     size_options,
 )
@@ -23,22 +27,17 @@ from .streams import emit
 @command
 @click.option("--budget", metavar="COUNT", help="Parameters at most: 50000, 500k, 1.5M, 2G.")
 @click.option("--budget-bytes", metavar="SIZE", help="Bytes at most (4MiB, 1GB ...), with --dtype.")
+@dtype_option("float32", "Bytes per parameter for --budget-bytes.")
 @choice_option(
-    "--dtype",
-    choices=("float32", "float16", "bfloat16", "int8", "float64"),
-    text="Bytes per parameter for --budget-bytes.",
-)
-@click.option(
     "--solve",
-    type=click.Choice(["hidden-size", "input-size", "layers", "timesteps"]),
-    default="hidden-size",
-    show_default=True,
-    help="The size to find; the others stay as given.",
+    choices=tuple(field.replace("_", "-") for field in SOLVABLE),
+    text="The size to find; the others stay as given.",
 )
 @size_options
 @model_options
 @color_option
 @format_option("table", "json")
+@quiet_option("Print only the value found, a bare integer.")
 @click.pass_context
 def fit(
     ctx: click.Context,
@@ -48,6 +47,7 @@ def fit(
     dtype: str,
     solve: str,
     fmt: str,
+    quiet: bool,
     **model: Any,
 ) -> None:
     """The largest hidden size (or input size, or layer count) within a budget.
@@ -62,22 +62,21 @@ def fit(
       rnncalc fit --budget 25M -c lstm --convention pytorch -I 300 -L 2
       rnncalc fit --budget-bytes 4MiB --dtype float16 -c gru
       rnncalc fit --budget 100k --solve layers -H 64 -f json
+      h=$(rnncalc fit --budget 1M -q)
     """
     from .fit import fit as solve_fit
+    from .fit import smallest
     from .spec import DTYPE_BYTES
     from .units import parse_bytes, parse_count
 
-    if solve == "timesteps":
-        raise click.UsageError(
-            "the number of timesteps never enters the RNN's count: the same weights serve "
-            "every step, so any T fits (the dense equivalent's count grows with T²)."
-        )
+    quiet_alone(ctx, "fmt")
     if (budget is None) == (budget_bytes is None):
         raise click.UsageError("give exactly one of --budget and --budget-bytes.")
     if budget_bytes is None:
         refuse_if_given(ctx, "dtype", "it sizes the parameters of --budget-bytes")
+    field = solve.replace("-", "_")
     refuse_if_given(ctx, "timesteps", "the RNN's count does not depend on T")
-    refuse_if_given(ctx, solve.replace("-", "_"), f"--solve {solve} finds it")
+    refuse_if_given(ctx, field, f"--solve {solve} finds it")
     try:
         if budget is not None:
             limit = parse_count(budget)
@@ -87,25 +86,32 @@ def fit(
     except ValueError as error:
         hint = "'--budget'" if budget is not None else "'--budget-bytes'"
         raise click.BadParameter(str(error), param_hint=hint) from None
-    if solve == "hidden-size":  # the hidden size is the answer: any valid one will do here
-        model["hidden_size"] = max(model["hidden_size"], model["proj_size"] + 1)
-    template = model_spec(ctx, **model)
-    result = solve_fit(template, solve, limit)
-    if result is None:
-        emit(
-            f"rnncalc: no {solve} fits: even the smallest model needs more than "
-            f"{limit:,} parameters.\n",
-            err=True,
+    if limit < 1:
+        raise click.BadParameter(
+            f"holds no {dtype} parameter at all ({DTYPE_BYTES[dtype]} bytes each)",
+            param_hint="'--budget-bytes'",
         )
-        ctx.exit(1)
-    assert result is not None
+    model[field] = smallest(field, model["proj_size"])  # the answer; any valid value here
+    result = solve_fit(model_spec(ctx, **model), field, limit)
     if fmt == "json":
         from .render import to_json
 
-        data = {"solve": result.solve, "value": result.value, "total": result.total,
-                "next_total": result.next_total, "budget": result.budget}  # fmt: skip
+        data = result.to_dict()
+        if budget_bytes is not None:
+            data["options"] |= {"budget_bytes": parse_bytes(budget_bytes), "dtype": dtype}
         emit(to_json(data))
-        return
-    from .render_fit import fit_table
+    elif not result.fits:
+        pass
+    elif quiet:
+        emit(f"{result.value}\n")
+    else:
+        from .render_fit import fit_table
 
-    echo_table(lambda color, width: fit_table(result, template, color=color, width=width))
+        echo_table(lambda color, width: fit_table(result, color=color, width=width))
+    if not result.fits:
+        emit(
+            f"rnncalc: no {solve} fits: even the smallest model ({solve} {result.smallest}) "
+            f"needs {result.total:,} parameters, more than {limit:,}.\n",
+            err=True,
+        )
+        ctx.exit(1)

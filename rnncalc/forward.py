@@ -14,7 +14,7 @@ import math
 import statistics
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal, Protocol
 
 import numpy as np
@@ -25,14 +25,13 @@ from .engine import (
     HIDDEN_ACTIVATIONS,
     OUTPUT_ACTIVATIONS,
     Array,
-    Outputs,
     Workspace,
     assemble,
     network_forward,
     stepwise_forward,
 )
 from .shapes import Weight
-from .spec import ModelSpec, SpecError, check_int
+from .spec import OUTPUTS, ModelSpec, Outputs, SpecError, check_int
 
 __all__ = [
     "HIDDEN_ACTIVATIONS",
@@ -40,6 +39,7 @@ __all__ = [
     "Array",
     "Check",
     "ForwardReport",
+    "PassFailed",
     "Progress",
     "RunOptions",
     "RunResult",
@@ -71,9 +71,9 @@ class RunOptions:
     Invalid values raise :class:`~rnncalc.spec.SpecError` naming the field.
     """
 
-    batch_size: int = 2
+    batch_size: int = 1
     dtype: DType = "float64"
-    hidden_activation: str = "tanh"
+    hidden_activation: str | None = None
     output_activation: str = "identity"
     outputs: Outputs = "last"
     repeat: int = 1
@@ -83,16 +83,27 @@ class RunOptions:
         check_int("batch_size", self.batch_size, 1)
         check_int("repeat", self.repeat, 1, MAX_REPEAT)
         check_int("seed", self.seed, 0)
+        if self.dtype not in TOLERANCE:
+            raise SpecError(
+                "dtype",
+                f"the pass computes in float64 or float32, got {self.dtype!r:.40} (NumPy has no "
+                "bfloat16, and float16 or int8 would not hold the checks' precision)",
+            )
         for field, choices in (
-            ("dtype", TOLERANCE),
-            ("hidden_activation", HIDDEN_ACTIVATIONS),
+            ("hidden_activation", (None, *HIDDEN_ACTIVATIONS)),
             ("output_activation", OUTPUT_ACTIVATIONS),
-            ("outputs", ("last", "all")),
+            ("outputs", OUTPUTS),
         ):
             if getattr(self, field) not in choices:
-                raise SpecError(
-                    field, f"must be one of {', '.join(choices)}, got {getattr(self, field)!r:.40}"
-                )
+                names = ", ".join(c for c in choices if c is not None)
+                raise SpecError(field, f"must be one of {names}, got {getattr(self, field)!r:.40}")
+
+    @property
+    def f_h(self) -> str:
+        """The hidden activation the pass uses: ``hidden_activation``, or tanh (the vanilla
+        RNN's default, and what the gated cells' candidates use).
+        """
+        return self.hidden_activation or "tanh"
 
 
 @dataclass(frozen=True)
@@ -134,6 +145,35 @@ class ForwardReport:
     def ok(self) -> bool:
         """Whether the pass ran and every check passed."""
         return self.timing is not None and all(c.ok for c in self.checks)
+
+    def __repr__(self) -> str:
+        timing = "failed" if self.timing is None else f"{self.timing.seconds:.3g} s"
+        return (
+            f"ForwardReport(ok={self.ok}, checks={len(self.checks)}, pass={timing}, "
+            f"shapes={self.shapes!r})"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """What ``rnncalc forward --format json`` prints: ``spec``, ``options``, ``ok``,
+        ``checks`` ({name, expected, actual, ok, comparison}), ``shapes`` and ``timing``
+        ({seconds, repeat, gflops, flops}; null when the pass failed).
+        """
+        timing = self.timing
+        return {
+            "spec": asdict(self.spec),
+            "options": {**asdict(self.options), "hidden_activation": self.options.f_h},
+            "ok": self.ok,
+            "checks": [asdict(c) for c in self.checks],
+            "shapes": self.shapes,
+            "timing": None
+            if timing is None
+            else {
+                "seconds": timing.seconds,
+                "repeat": timing.repeat,
+                "gflops": timing.gflops,
+                "flops": timing.flops,
+            },
+        }
 
 
 @dataclass
@@ -316,15 +356,22 @@ def run(
     weights: Mapping[str, Array] | None = None,
     x: Array | None = None,
     progress: Progress | None = None,
-) -> tuple[ForwardReport, RunResult | None]:
+) -> tuple[ForwardReport, RunResult]:
     """Build (or take) weights and inputs, time the fast pass, and with ``check`` prove it.
 
     ``weights`` are named and shaped as ``shapes.rnn_weights(spec)`` lists them.  A pass
-    that fails (say, because the shape source gave a matrix that does not fit) is reported
-    as a failed check, not raised.  Non-finite values (NaN, inf, in a file or produced by
-    overflow) raise no warnings: the check reports them.  ``progress`` hears of each phase
-    (the fast pass, the two step-by-step passes, the dense equivalent) and its steps.
+    that cannot run (say, because the shape source gave a matrix that does not fit) raises
+    :class:`PassFailed`, whose report holds the failed check.  Non-finite values (NaN, inf,
+    in a file or produced by overflow) raise no warnings: the check reports them.
+    ``progress`` hears of each phase (the fast pass, the two step-by-step passes, the dense
+    equivalent) and its steps.
     """
+    if spec.cell != "rnn" and options.hidden_activation is not None:
+        raise SpecError(
+            "hidden_activation",
+            "applies to the vanilla RNN only: LSTM and GRU gates use sigmoid and tanh as the "
+            "frameworks define them",
+        )
     with np.errstate(all="ignore"):
         return _run(spec, options, check, weights, x, progress or _Silent())
 
@@ -336,7 +383,7 @@ def _run(
     weights: Mapping[str, Array] | None,
     x: Array | None,
     progress: Progress,
-) -> tuple[ForwardReport, RunResult | None]:
+) -> tuple[ForwardReport, RunResult]:
     # One stream each for the weights, the inputs and the dense check: the same seed gives
     # the same x whether or not the weights come from a file.
     weight_rng, input_rng, dense_rng = (
@@ -363,7 +410,7 @@ def _run(
             h, y = network_forward(
                 net,
                 x,
-                options.hidden_activation,
+                options.f_h,
                 options.output_activation,
                 options.outputs,
                 workspace,
@@ -372,7 +419,7 @@ def _run(
             times.append(time.perf_counter() - start)
     except (ValueError, IndexError, KeyError) as error:
         failed = Check("forward pass runs", "no error", f"{type(error).__name__}: {error}", False)
-        return ForwardReport(spec, options, (failed,), produced, None), None
+        raise PassFailed(ForwardReport(spec, options, (failed,), produced, None)) from error
     produced["h"] = list(h.shape)
     if y is not None:
         produced["y"] = list(y.shape)
@@ -385,6 +432,14 @@ def _run(
         run = _Pass(spec, options, net, result, progress)
         checks = _checks(run, recorder.elements_read, dense_rng)
     return ForwardReport(spec, options, checks, produced, timing), result
+
+
+class PassFailed(Exception):
+    """The forward pass could not run; ``report`` says why, as its one failed check."""
+
+    def __init__(self, report: ForwardReport) -> None:
+        super().__init__(report.checks[0].actual)
+        self.report = report
 
 
 class Progress(Protocol):
@@ -421,7 +476,7 @@ class _Pass:
         """The step-by-step equations on the pass's inputs, telling the progress."""
         spec = self.spec
         self.progress.phase(f"step by step, {form}", spec.layers * spec.directions * spec.timesteps)
-        activation = self.options.hidden_activation
+        activation = self.options.f_h
         return stepwise_forward(self.net, self.result.x, activation, form, self.progress.advance)
 
 
@@ -529,9 +584,7 @@ def _dense_checks(
     b, t = x.shape[0], spec.timesteps
     weights = UsageRecorder(init_weights(shapes.dense_weights(spec), rng, options.dtype))
     try:
-        hidden, y = dense_forward(
-            weights, x, spec.layers, options.hidden_activation, options.output_activation
-        )
+        hidden, y = dense_forward(weights, x, spec.layers, options.f_h, options.output_activation)
     except (ValueError, KeyError) as error:
         return [
             Check("dense equivalent runs", "no error", f"{type(error).__name__}: {error}", False)

@@ -10,10 +10,12 @@ import click
 
 from . import shapes
 from .options import (
+    batch_option,
     bytes_callback,
     choice_option,
     color_option,
     command,
+    dtype_option,
     echo_table,
     file_errors,
     file_option,
@@ -22,6 +24,9 @@ from .options import (
     int_option,
     model_options,
     model_spec,
+    outputs_option,
+    quiet_alone,
+    quiet_option,
     refuse_if_given,
     size_options,
 )
@@ -55,31 +60,25 @@ MODEL_FIELDS = ("cell", "layers", "bidirectional", "convention", "bias", "reset_
 )
 @size_options
 @model_options
-@int_option("-B", "--batch-size", default=2, minimum=1, text="Sequences per batch B.")
+@batch_option
 @int_option(
     "--seed",
     default=0,
     minimum=0,
     text="Seed for the random weights and inputs: the same seed, the same numbers.",
 )
-@choice_option(
-    "--dtype", choices=("float64", "float32"), text="Floating-point precision of the pass."
-)
-@choice_option(
+@dtype_option("float64", "Precision of the pass: float64 or float32.")
+@click.option(
     "--hidden-activation",
-    choices=HIDDEN_ACTIVATION_NAMES,
-    text="f_h, applied to the hidden state.",
+    type=click.Choice(HIDDEN_ACTIVATION_NAMES, case_sensitive=False),
+    help="f_h, applied to the hidden state (--cell rnn only).  [default: tanh]",
 )
 @choice_option(
     "--output-activation",
     choices=OUTPUT_ACTIVATION_NAMES,
     text="f_y, applied to the output (softmax across the O outputs).",
 )
-@choice_option(
-    "--outputs",
-    choices=("last", "all"),
-    text="last: y from h_T, many-to-one (B, O); all: y at every step (B, T, O).",
-)
+@outputs_option("last: y from h_T, many-to-one (B, O); all: y at every step (B, T, O).")
 @int_option("--repeat", default=1, minimum=1, text="Time the pass N times and report the median.")
 @file_option(
     "--weights",
@@ -108,6 +107,7 @@ MODEL_FIELDS = ("cell", "layers", "bidirectional", "convention", "bias", "reset_
 )
 @color_option
 @format_option("table", "json")
+@quiet_option("Print only the pass's median time in seconds; the exit code tells the checks.")
 @click.pass_context
 def forward(
     ctx: click.Context,
@@ -118,6 +118,7 @@ def forward(
     save_path: Path | None,
     max_memory: int,
     fmt: str,
+    quiet: bool,
     **options: Any,
 ) -> None:
     """Run the network in NumPy on the shapes rnncalc predicts, and with --check prove them.
@@ -140,6 +141,7 @@ def forward(
     """
     from .savefile import reserve
 
+    quiet_alone(ctx, "fmt")
     with contextlib.ExitStack() as stack:
         save = None
         if save_path is not None:  # checked, and its temporary file made, before the run
@@ -154,6 +156,9 @@ def forward(
 
     if fmt == "json":
         emit(forward_json(report))
+    elif quiet:
+        if report.timing is not None:
+            emit(f"{report.timing.seconds:.6g}\n")
     else:
         echo_table(lambda color, width: forward_table(report, color=color, width=width))
     if not report.ok:
@@ -185,11 +190,6 @@ def _run(
     from . import forward as fw
 
     model = {f: options.pop(f) for f in MODEL_FIELDS}
-    if model["cell"] != "rnn" and given(ctx, "hidden_activation"):
-        raise click.UsageError(
-            "--hidden-activation applies to --cell rnn only: LSTM and GRU gates use sigmoid "
-            "and tanh as the frameworks define them."
-        )
     sizes = _read_files(ctx, files, {f: options.pop(f) for f in SIZE_FIELDS}, model)
     spec = model_spec(ctx, **{f: v for f, v in sizes.items() if f != "batch_size"}, **model)
     if not spec.has_output_layer:
@@ -209,7 +209,12 @@ def _run(
     from .progress import progress_on_terminal
 
     with progress_on_terminal() as progress:
-        return fw.run(spec, run_options, check=check, weights=weights, x=files.x, progress=progress)
+        try:
+            return fw.run(
+                spec, run_options, check=check, weights=weights, x=files.x, progress=progress
+            )
+        except fw.PassFailed as failed:
+            return failed.report, None
 
 
 def _matched_weights(archive: NpzArchive, spec: ModelSpec) -> dict[str, Array]:

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 import click
 
-from .spec import CELLS, CONVENTIONS, NOTATIONS, ModelSpec, SpecError
+from .spec import CELLS, CONVENTIONS, DTYPES, NOTATIONS, OUTPUTS, ModelSpec, SpecError
 from .streams import emit
 from .units import parse_count
 
@@ -30,6 +30,24 @@ class Command(click.Command):
     the one place that turns such an error into a message naming the option, exit 2.  An
     allocation that fails is one clear message too, not a traceback.
     """
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        """As click's, but a mistyped long option suggests the options it begins first
+        (``--bidi``: ``--bidirectional``, not ``--bias``).
+        """
+        try:
+            return super().parse_args(ctx, args)
+        except click.NoSuchOption as error:
+            names = [n for p in self.params for n in (*p.opts, *p.secondary_opts)]
+            started = [n for n in names if n.startswith(error.option_name) and len(n) > 2]
+            if not error.option_name.startswith("--") or not started:
+                raise
+            shown = " or ".join(repr(name) for name in started)
+            raise click.NoSuchOption(
+                error.option_name,
+                f"No such option {error.option_name!r}. Did you mean {shown}?",
+                ctx=ctx,
+            ) from None
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -101,7 +119,10 @@ def model_options_but_layers(func: F) -> F:
     """The model options other than -L/--layers (which ``sweep`` takes as a range)."""
     decorators = [
         choice_option(
-            "-c", "--cell", choices=CELLS, text="rnn (the seed's), lstm (4 gate blocks) or gru (3)."
+            "-c",
+            "--cell",
+            choices=CELLS,
+            text="rnn (the seed page's vanilla RNN), lstm (4 gate blocks) or gru (3).",
         ),
         click.option(
             "--bidirectional", is_flag=True, help="A backward copy of every layer (D = 2)."
@@ -109,7 +130,8 @@ def model_options_but_layers(func: F) -> F:
         choice_option(
             "--convention",
             choices=CONVENTIONS,
-            text="Names, shapes and biases as the seed, torch.nn or Keras write them.",
+            text="Names, shapes and biases as the seed page (row vectors, a bias per gate), "
+            "torch.nn or Keras write them.",
         ),
         click.option(
             "--bias/--no-bias",
@@ -161,6 +183,49 @@ def model_spec(ctx: click.Context, **fields: Any) -> ModelSpec:
     return ModelSpec(**fields)
 
 
+def batch_option(func: F) -> F:
+    """-B/--batch-size, the same in every command (default 1)."""
+    return int_option("-B", "--batch-size", default=1, minimum=1, text="Sequences per batch B.")(
+        func
+    )
+
+
+def dtype_option(default: str, text: str) -> Callable[[F], F]:
+    """--dtype, with the same choices in every command (a command that cannot compute in
+    one of them says so).
+    """
+    return click.option(
+        "--dtype",
+        type=click.Choice(DTYPES, case_sensitive=False),
+        default=default,
+        show_default=True,
+        help=text,
+    )
+
+
+def outputs_option(text: str) -> Callable[[F], F]:
+    """--outputs last|all: where the output layer runs."""
+    return choice_option("--outputs", choices=OUTPUTS, text=text)
+
+
+def quiet_option(text: str) -> Callable[[F], F]:
+    """-q/--quiet: the command's one headline number, bare, for ``$(...)`` in scripts."""
+    return click.option("-q", "--quiet", is_flag=True, help=text)
+
+
+def quiet_alone(ctx: click.Context, *others: str) -> None:
+    """Refuse options that add to the output when --quiet prints a bare number."""
+    if not ctx.params.get("quiet"):
+        return
+    for name in others:
+        if given(ctx, name):
+            raise click.UsageError(
+                f"--quiet prints a bare number; it cannot be combined with "
+                f"{option_label(ctx, name)}.",
+                ctx,
+            )
+
+
 def int_option(*names: str, default: int, minimum: int, text: str) -> Callable[[F], F]:
     """An integer option of at least ``minimum``."""
     return click.option(
@@ -176,7 +241,11 @@ def int_option(*names: str, default: int, minimum: int, text: str) -> Callable[[
 def choice_option(*names: str, choices: Sequence[str], text: str) -> Callable[[F], F]:
     """An option taking one of ``choices``, the first being the default."""
     return click.option(
-        *names, type=click.Choice(choices), default=choices[0], show_default=True, help=text
+        *names,
+        type=click.Choice(choices, case_sensitive=False),
+        default=choices[0],
+        show_default=True,
+        help=text,
     )
 
 

@@ -12,9 +12,10 @@ from .options import (
     command,
     echo_table,
     format_option,
-    given,
     model_options,
     model_spec,
+    quiet_alone,
+    quiet_option,
     size_options,
 )
 from .streams import emit
@@ -28,7 +29,7 @@ from .streams import emit
 )
 @color_option
 @format_option("table", "json", "csv")
-@click.option("-q", "--quiet", is_flag=True, help="Print only the RNN total, a bare integer.")
+@quiet_option("Print only the RNN total, a bare integer.")
 @click.pass_context
 def params(
     ctx: click.Context,
@@ -56,12 +57,7 @@ def params(
       rnncalc params -f json | jq .rnn.total
       n=$(rnncalc params -q -H 128)       # a bare integer for scripts
     """
-    if quiet and explain_:
-        raise click.UsageError(
-            "--quiet prints a bare number; it cannot be combined with --explain."
-        )
-    if quiet and given(ctx, "fmt"):
-        raise click.UsageError("--quiet prints a bare number; it cannot be combined with --format.")
+    quiet_alone(ctx, "explain_", "fmt")
     if explain_ and fmt == "csv":
         raise click.UsageError("--explain adds text; use it with --format table or json, not csv.")
     spec = model_spec(ctx, **model)

@@ -19,11 +19,14 @@ _RANGE = re.compile(rf"({NUMBER}[a-zA-Z]*)\.\.({NUMBER}[a-zA-Z]*)(?::([+x])({NUM
 
 
 class Sizes(Sequence[int]):
-    """A lazy sequence of sizes with an exact ``length`` and its ``low`` and ``high`` ends."""
+    """A lazy sequence of sizes with an exact ``length``, its ``low`` and ``high`` ends, and
+    the ``text`` it was read from (by :func:`parse_sizes`).
+    """
 
     length: int
     low: int
     high: int
+    text: str = ""
 
     def __len__(self) -> int:
         return self.length
@@ -128,4 +131,6 @@ def parse_sizes(text: str, minimum: int = 1) -> Sizes:
         if kind == "x" and start < 1:
             raise ValueError(f"{quote(item)}: a range that multiplies must start at 1 or more")
         parts.append(Arithmetic(start, stop, step) if kind == "+" else Geometric(start, stop, step))
-    return parts[0] if len(parts) == 1 else Chain(parts)
+    sizes = parts[0] if len(parts) == 1 else Chain(parts)
+    sizes.text = text
+    return sizes

@@ -9,9 +9,9 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Sequence
-from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
+from .counts import place
 from .shapes import ROLE_DESCRIPTIONS, by_group
 from .tables import Column, Table, cell_width
 
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     #: What comes around a table: rich text, or another table.
     Note = RenderableType | Table
 
-    from .counts import ModelCount, ParamsReport
+    from .counts import ParamsReport
     from .formulas import Explanation
     from .shapes import Weight
     from .spec import ModelSpec
@@ -35,8 +35,16 @@ GROUP_TITLES = {"recurrent": "recurrent layer", "hidden": "hidden layer", "outpu
 CELL_TITLES = {"rnn": "vanilla RNN", "lstm": "LSTM", "gru": "GRU"}
 
 
-def describe(spec: ModelSpec) -> str:
-    """One line naming the sizes and the model, e.g. for a table's title."""
+def describe(spec: ModelSpec, what: str = "Parameters") -> str:
+    """One line naming the sizes and the model, e.g. for a table's title:
+    ``Parameters for T=3, I=4, H=3, O=1: vanilla RNN, seed convention``.
+    """
+    sizes = f"T={spec.timesteps}, I={spec.input_size}, H={spec.hidden_size}, O={spec.output_size}"
+    return f"{what} for {sizes}: {model_words(spec)}"
+
+
+def model_words(spec: ModelSpec) -> str:
+    """The model in words: ``LSTM, 2 layers, bidirectional, pytorch convention``."""
     parts = [CELL_TITLES[spec.cell]]
     if spec.layers > 1:
         parts.append(f"{spec.layers} layers")
@@ -51,23 +59,12 @@ def describe(spec: ModelSpec) -> str:
         parts.append("reset_after" if spec.reset_after else "no reset_after")
     if not spec.bias:
         parts.append("no bias")
-    return (
-        f"Parameters for T={spec.timesteps}, I={spec.input_size}, H={spec.hidden_size}, "
-        f"O={spec.output_size}: " + ", ".join(parts)
-    )
+    return ", ".join(parts)
 
 
 def params_json(report: ParamsReport, explanation: Explanation | None = None) -> str:
-    """One JSON object: ``spec``, ``rnn``, ``dense``, ``ratio`` (and ``explanation``)."""
-    data: dict[str, Any] = {
-        "spec": asdict(report.spec),
-        "rnn": _model_json(report.rnn),
-        "dense": _model_json(report.dense),
-        "ratio": report.ratio,
-    }
-    if explanation is not None:
-        data["explanation"] = asdict(explanation)
-    return to_json(data)
+    """:meth:`ParamsReport.to_dict` as indented JSON."""
+    return to_json(report.to_dict(explanation))
 
 
 def to_json(data: dict[str, Any]) -> str:
@@ -91,15 +88,15 @@ def params_csv(report: ParamsReport) -> str:
     writer.writerow(["model", "name", "shape", "count", "layer", "direction"])
     for model in (report.rnn, report.dense):
         for w in model.weights:
-            place = _place(w)
+            where = place(w)
             writer.writerow(
                 [
                     model.model,
                     w.name,
                     "x".join(map(str, w.shape)),
                     w.count,
-                    "" if place["layer"] is None else place["layer"],
-                    place["direction"] or "",
+                    "" if where["layer"] is None else where["layer"],
+                    where["direction"] or "",
                 ]
             )
     return buffer.getvalue()
@@ -238,26 +235,6 @@ def _printed(renderable: RenderableType, width: int, color: bool) -> str:
     )
     console.print(renderable)
     return buffer.getvalue()
-
-
-def _model_json(model: ModelCount) -> dict[str, Any]:
-    return {
-        "total": model.total,
-        "float32_bytes": model.bytes(),
-        "subtotals": model.subtotals,
-        "weights": [
-            {"name": w.name, "shape": list(w.shape), "count": w.count, **_place(w)}
-            for w in model.weights
-        ],
-    }
-
-
-def _place(w: Weight) -> dict[str, Any]:
-    """``layer`` (0-based; None for the output layer) and ``direction`` (recurrent only)."""
-    return {
-        "layer": None if w.part == "output" else w.layer,
-        "direction": w.direction if w.part == "recurrent" else None,
-    }
 
 
 def _role(w: Weight) -> str:

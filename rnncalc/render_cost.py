@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import io
-from dataclasses import asdict
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from .cost import FLOPS_CONVENTION
 from .render import describe, draw, to_json
 from .tables import Column, Table
 from .units import format_bytes
@@ -13,59 +13,13 @@ from .units import format_bytes
 if TYPE_CHECKING:
     from rich.console import RenderableType
 
-    from .cost import CostReport, Line, Memory, ModelCost
+    from .cost import CostReport, Line, Memory
     from .render import Note
-
-FLOPS_CONVENTION = (
-    "FLOPs = 2 x matmul MACs + bias additions + element-wise operations; "
-    "each activation (sigmoid, tanh, ...) counts as one operation."
-)
 
 
 def cost_json(report: CostReport) -> str:
-    """One object: spec, batch_size, outputs, dtype, flops_convention, rnn, dense, tools.
-
-    Every line carries its ``formula`` with the numbers put in, with or without --explain.
-    """
-    data: dict[str, Any] = {
-        "spec": asdict(report.spec),
-        "batch_size": report.batch_size,
-        "outputs": report.outputs,
-        "dtype": report.rnn.memory.dtype,
-        "flops_convention": FLOPS_CONVENTION,
-        "rnn": _model_json(report.rnn),
-        "dense": _model_json(report.dense),
-        "tools": [
-            {"tool": t.tool, "macs": t.count, "per_step": t.per_step, "source": t.source}
-            for t in report.tools
-        ],
-    }
-    return to_json(data)
-
-
-def _model_json(model: ModelCost) -> dict[str, Any]:
-    compute, memory = model.compute, model.memory
-    training = memory.training
-    return {
-        "compute": {
-            "matmul": [asdict(line) for line in compute.matmul],
-            "matmul_macs": compute.matmul_macs,
-            "biases": [asdict(line) for line in compute.biases],
-            "bias_additions": compute.bias_additions,
-            "macs": compute.macs,
-            "elementwise": asdict(compute.elementwise),
-            "flops": compute.flops,
-        },
-        "memory": {
-            "parameters": memory.parameters,
-            "activations": {
-                "elements": memory.activation_elements,
-                "formulas": memory.activation_formulas,
-                "bytes": memory.activations,
-            },
-            "training": {**training, "total": sum(training.values())},
-        },
-    }
+    """:meth:`CostReport.to_dict` as indented JSON."""
+    return to_json(report.to_dict())
 
 
 def cost_csv(report: CostReport) -> str:
@@ -110,8 +64,7 @@ def cost_table(
 
     spec = report.spec
     header = Text(
-        describe(spec).replace("Parameters", "Cost", 1)
-        + f"; batch {report.batch_size}, outputs {report.outputs}",
+        describe(spec, "Cost") + f"; batch {report.batch_size}, outputs {report.outputs}",
         style="italic",
     )
     table = Table(
@@ -175,8 +128,8 @@ def cost_table(
         label = "Adam moments (2)" if part == "adam_moments" else part
         memory.add_row(f"training: {label}", _bytes(rm.training[part]),
                        _bytes(dm.training[part]))  # fmt: skip
-    memory.add_row("training total", _bytes(sum(rm.training.values())),
-                   _bytes(sum(dm.training.values())), style="bold cyan")  # fmt: skip
+    memory.add_row("training total", _bytes(rm.training_total), _bytes(dm.training_total),
+                   style="bold cyan")  # fmt: skip
 
     notes: list[Note] = [
         Text(FLOPS_CONVENTION),
@@ -228,7 +181,7 @@ def _explain_text(report: CostReport) -> RenderableType:
         text.append(
             f"\n  training = weights + gradients + 2 Adam moments + activations = "
             f"4·{memory.parameter_count:,}·{size} B + {memory.activations:,} B = "
-            f"{sum(memory.training.values()):,} B\n"
+            f"{memory.training_total:,} B\n"
         )
     return text
 

@@ -4,36 +4,37 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .render import describe, draw
+from .render import draw, model_words
 from .tables import Column, Table
 
 if TYPE_CHECKING:
     from .fit import Fit
-    from .spec import ModelSpec
 
 
-def fit_table(
-    result: Fit, template: ModelSpec, *, color: bool = False, width: int | None = None
-) -> str:
+def fit_table(result: Fit, *, color: bool = False, width: int | None = None) -> str:
     """The value found, its total against the budget, and the next value's total."""
     from rich.text import Text
 
-    name = result.solve.replace("-", " ")
+    assert result.value is not None, "nothing fits: there is no table to draw"
+    name = result.solve.replace("_", " ")
     table = Table(
         [Column(name, "right"), Column("RNN total", "right"), Column("within the budget")]
     )
     table.add_row(f"{result.value:,}", f"{result.total:,}", "yes", style="bold cyan")
     table.add_row(f"{result.value + 1:,}", f"{result.next_total:,}", "no")
+    spec = result.template
     fixed = ", ".join(
-        f"{letter}={getattr(template, field)}"
+        f"{letter}={getattr(spec, field)}"
         for field, letter in (("input_size", "I"), ("hidden_size", "H"), ("output_size", "O"),
                               ("layers", "L"))
-        if field != result.solve.replace("-", "_")
+        if field != result.solve
     )  # fmt: skip
-    model = describe(template).split(": ", 1)[1]
-    header = Text(f"Fit for {fixed}: {model}; budget {result.budget:,} parameters", style="italic")
+    header = Text(
+        f"Fit for {fixed}: {model_words(spec)}; budget {result.budget:,} parameters",
+        style="italic",
+    )
     note = Text(
         f"The largest {name} within {result.budget:,} parameters is {result.value:,} "
-        f"({result.total:,}, {result.budget - result.total:,} to spare)."
+        f"({result.total:,}, {result.spare:,} to spare)."
     )
     return draw(table, [note], color=color, width=width, header=header)

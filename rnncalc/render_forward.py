@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 from .render import draw, to_json
@@ -14,25 +13,8 @@ if TYPE_CHECKING:
 
 
 def forward_json(report: ForwardReport) -> str:
-    """``spec``, ``ok``, ``checks`` ({name, expected, actual, ok, comparison}), ``shapes``,
-    ``timing`` ({seconds, repeat, gflops, flops}, null when the pass failed).
-    """
-    timing = report.timing
-    data: dict[str, Any] = {
-        "spec": {**asdict(report.spec), **asdict(report.options)},
-        "ok": report.ok,
-        "checks": [asdict(c) for c in report.checks],
-        "shapes": report.shapes,
-        "timing": None
-        if timing is None
-        else {
-            "seconds": timing.seconds,
-            "repeat": timing.repeat,
-            "gflops": timing.gflops,
-            "flops": timing.flops,
-        },
-    }
-    return to_json(data)
+    """:meth:`ForwardReport.to_dict` as indented JSON."""
+    return to_json(report.to_dict())
 
 
 def forward_table(report: ForwardReport, *, color: bool = False, width: int | None = None) -> str:
@@ -43,7 +25,7 @@ def forward_table(report: ForwardReport, *, color: bool = False, width: int | No
     header = Text(
         f"Forward pass: T={spec.timesteps}, I={spec.input_size}, H={spec.hidden_size}, "
         f"O={spec.output_size}, batch {report.shapes['x'][0]}, {options.dtype}, "
-        f"{options.hidden_activation} -> {options.output_activation}, "
+        f"{options.f_h} -> {options.output_activation}, "
         f"outputs {options.outputs}, seed {options.seed}",
         style="italic",
     )

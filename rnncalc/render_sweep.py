@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterable, Iterator
+from typing import Any
 
 from .render import draw
 from .sweep import COLUMNS, SIZES
@@ -42,6 +43,21 @@ def json_lines(rows: Iterable[Row], cost: bool) -> Iterator[str]:
     names = columns(cost)
     for row in rows:
         yield json.dumps(dict(zip(names, _values(row, cost), strict=True))) + "\n"
+
+
+def json_document(
+    rows: Iterable[Row], cost: bool, spec: dict[str, Any], options: dict[str, Any]
+) -> Iterator[str]:
+    """One JSON document, ``{"spec", "options", "rows": [...]}``, written as the rows come
+    (one row a line), so that a long sweep streams and still parses as one object.
+    """
+    head = json.dumps({"spec": spec, "options": options})
+    yield head[:-1] + ', "rows": [\n'
+    separator = ""
+    for line in json_lines(rows, cost):
+        yield separator + line[:-1]
+        separator = ",\n"
+    yield "\n]}\n"
 
 
 def sweep_table(

@@ -14,12 +14,16 @@ from .units import MAX_NUMBER, MAX_NUMBER_TEXT, scientific
 Notation = Literal["separate", "concat"]
 Cell = Literal["rnn", "lstm", "gru"]
 Convention = Literal["seed", "pytorch", "keras"]
+#: Where the output layer runs: on the last step (many-to-one) or at every step.
+Outputs = Literal["last", "all"]
 NOTATIONS: tuple[str, ...] = get_args(Notation)
+OUTPUTS: tuple[str, ...] = get_args(Outputs)
 CELLS: tuple[str, ...] = get_args(Cell)
 CONVENTIONS: tuple[str, ...] = get_args(Convention)
 
-#: Bytes per element of the data types rnncalc sizes memory in.
+#: Bytes per element of the data types rnncalc sizes memory in (``--dtype``'s choices).
 DTYPE_BYTES = {"float64": 8, "float32": 4, "float16": 2, "bfloat16": 2, "int8": 1}
+DTYPES: tuple[str, ...] = tuple(DTYPE_BYTES)
 
 #: Gate blocks per cell: 1 for the vanilla RNN, 4 for the LSTM, 3 for the GRU.
 GATE_COUNT = {"rnn": 1, "lstm": 4, "gru": 3}
@@ -109,7 +113,7 @@ class ModelSpec:
         if self.proj_size and (self.cell != "lstm" or self.convention != "pytorch"):
             raise SpecError(
                 "proj_size",
-                "is PyTorch's LSTM projection: use it with --cell lstm --convention pytorch",
+                "is PyTorch's LSTM projection: it needs cell 'lstm' and convention 'pytorch'",
             )
         if self.proj_size and self.proj_size >= self.hidden_size:
             raise SpecError(
@@ -118,11 +122,11 @@ class ModelSpec:
             )
         if not self.reset_after and (self.cell != "gru" or self.convention != "keras"):
             raise SpecError(
-                "reset_after", "is Keras's GRU variant: use it with --cell gru --convention keras"
+                "reset_after", "is Keras's GRU variant: it needs cell 'gru' and convention 'keras'"
             )
         if self.notation == "concat" and self.convention != "seed":
             raise SpecError(
-                "notation", "concat is the seed's notation: use it with --convention seed"
+                "notation", "concat is the seed page's notation: it needs convention 'seed'"
             )
 
     @property

@@ -15,14 +15,11 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
-from typing import Literal
 
 from . import shapes
 from .ranges import Sizes
 from .shapes import Term
-from .spec import DTYPE_BYTES, ModelSpec
-
-Outputs = Literal["last", "all"]
+from .spec import DTYPE_BYTES, ModelSpec, Outputs
 
 #: Sweepable sizes: ModelSpec field -> letter in the shape list's symbols.
 SIZES = {

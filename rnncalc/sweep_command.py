@@ -4,19 +4,20 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from dataclasses import asdict
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from .options import (
     SIZE_OPTIONS,
-    choice_option,
     color_option,
     command,
     echo_table,
     format_option,
     model_options_but_layers,
     model_spec,
+    outputs_option,
     refuse_if_given,
 )
 
@@ -62,14 +63,10 @@ def _parse(minimum: int) -> Callable[[click.Context, click.Parameter, str], Size
 @range_options
 @model_options_but_layers
 @click.option("--cost", "with_cost", is_flag=True, help="Add MACs per sequence and float32 bytes.")
-@choice_option(
-    "--outputs",
-    choices=("last", "all"),
-    text="With --cost: the output layer runs once, or at every step.",
-)
+@outputs_option("With --cost: the output layer runs once, or at every step.")
 @click.option("--plot", is_flag=True, help="Chart RNN against dense totals (log scale).")
 @color_option
-@format_option("table", "csv", "json")
+@format_option("table", "csv", "json", "jsonl")
 @click.pass_context
 def sweep(
     ctx: click.Context, /, with_cost: bool, outputs: Any, plot: bool, fmt: str, **options: Any
@@ -96,7 +93,7 @@ def sweep(
         refuse_if_given(ctx, "with_cost", "--plot charts parameter totals only")
     if not with_cost:
         refuse_if_given(ctx, "outputs", "it counts the output layer's MACs, shown with --cost")
-    from .render_sweep import csv_lines, json_lines, sweep_plot, sweep_table
+    from .render_sweep import csv_lines, json_document, json_lines, sweep_plot, sweep_table
 
     swept = {f: options.pop(f) for f in engine.SIZES}
     # The template holds the model options; the largest hidden size passes any check
@@ -122,13 +119,17 @@ def sweep(
     elif fmt == "table":
         if count > TABLE_LIMIT:
             raise click.UsageError(
-                f"{count:,} rows are too many for a table (at most {TABLE_LIMIT:,}): "
-                "use --format csv or json, which stream."
+                f"{count:,} rows are too many for a table (at most {TABLE_LIMIT:,}): add "
+                "--format csv or --format jsonl (or json), which stream the rows as they come."
             )
         echo_table(lambda c, w: sweep_table(rows, with_cost, varying, color=c, width=w))
+    elif fmt == "json":
+        spec = {**asdict(template), **dict.fromkeys(varying)}
+        sizes = {field: values.text for field, values in varying.items()}
+        settings = {"swept": sizes, "cost": with_cost, "outputs": outputs}
+        _stream(json_document(rows, with_cost, spec, settings))
     else:
-        lines = csv_lines(rows, with_cost) if fmt == "csv" else json_lines(rows, with_cost)
-        _stream(lines)
+        _stream(csv_lines(rows, with_cost) if fmt == "csv" else json_lines(rows, with_cost))
 
 
 def _stream(lines: Any) -> None:

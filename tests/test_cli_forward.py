@@ -54,18 +54,27 @@ def test_check_passes_on_the_seed_example() -> None:
     result = run("--check")
     assert result.exit_code == 0
     assert "All 11 checks passed." in result.stdout
-    assert "Forward pass: T=3, I=4, H=3, O=1, batch 2, float64" in result.stdout
+    assert "Forward pass: T=3, I=4, H=3, O=1, batch 1, float64" in result.stdout
 
 
 def test_json_keys() -> None:
     data = run_json("--check", "--repeat", "3")
-    assert set(data) == {"spec", "ok", "checks", "shapes", "timing"}
+    assert set(data) == {"spec", "options", "ok", "checks", "shapes", "timing"}
     assert data["ok"] is True
     assert {"name", "expected", "actual", "ok"} <= set(data["checks"][0])
     assert set(data["timing"]) == {"seconds", "repeat", "gflops", "flops"}
     assert data["timing"]["repeat"] == 3
-    assert data["timing"]["flops"] == 264
-    assert data["spec"]["batch_size"] == 2
+    assert data["timing"]["flops"] == 132  # 2·B·T·(I·H + H·H) + 2·B·H·O, B = 1
+    assert data["options"] == {
+        "batch_size": 1,
+        "dtype": "float64",
+        "hidden_activation": "tanh",
+        "output_activation": "identity",
+        "outputs": "last",
+        "repeat": 3,
+        "seed": 0,
+    }
+    assert "batch_size" not in data["spec"]
 
 
 def test_without_check_reports_shapes_and_timing_only() -> None:
@@ -74,7 +83,7 @@ def test_without_check_reports_shapes_and_timing_only() -> None:
     assert data["shapes"] == {"x": [4, 5, 4], "h": [4, 5, 3], "y": [4, 5, 2]}
     table = run("-T", "5").stdout
     assert "The forward pass ran (no checks: add --check)." in table
-    assert "│ h     │ (2, 5, 3) │" in table
+    assert "│ h     │ (1, 5, 3) │" in table
 
 
 @pytest.mark.parametrize("activation", ["tanh", "relu", "sigmoid", "identity"])
@@ -89,7 +98,7 @@ def test_every_output_activation(activation: str) -> None:
 
 def test_outputs_all_gives_y_at_every_step() -> None:
     data = run_json("--check", "--outputs", "all", "-T", "6", "-O", "2")
-    assert data["shapes"]["y"] == [2, 6, 2]
+    assert data["shapes"]["y"] == [1, 6, 2]
     assert data["ok"]
 
 
@@ -355,12 +364,12 @@ def test_save_failure_is_reported_without_a_traceback(
 
 
 def test_max_memory_refuses_with_the_estimate() -> None:
-    result = run("--check", "--max-memory", "2KiB")
+    result = run("--check", "--max-memory", "1KiB")
     assert result.exit_code == 2
-    assert "this run needs about 2.43 KiB (2,488 bytes), more than --max-memory 2.00 KiB" in (
+    assert "this run needs about 1.98 KiB (2,024 bytes), more than --max-memory 1.00 KiB" in (
         result.stderr
     )
-    assert run("--check", "--max-memory", "4KiB").exit_code == 0
+    assert run("--check", "--max-memory", "2KiB").exit_code == 0
 
 
 def test_default_memory_limit_stops_a_huge_run_before_allocating() -> None:
@@ -377,7 +386,8 @@ def test_default_memory_limit_stops_a_huge_run_before_allocating() -> None:
         (["--batch-size", "0"], "must be at least 1, got '0'"),
         (["--repeat", "0"], "must be at least 1, got '0'"),
         (["--seed", "-1"], "must be at least 0, got '-1'"),
-        (["--dtype", "float16"], "'float16' is not one of 'float64', 'float32'"),
+        (["--dtype", "float16"], "the pass computes in float64 or float32, got 'float16'"),
+        (["--dtype", "int16"], "'int16' is not one of 'float64', 'float32', 'float16'"),
         (["--hidden-activation", "gelu"], "'gelu' is not one of"),
         (["--output-activation", "relu"], "'relu' is not one of"),
         (["--outputs", "some"], "'some' is not one of 'last', 'all'"),

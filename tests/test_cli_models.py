@@ -80,7 +80,7 @@ def test_explain_json_names_the_conventions_differences() -> None:
         (["-c", "lstm", "--convention", "pytorch", "--proj-size", "3"], "smaller than the hidden"),
         (["-c", "lstm", "--no-reset-after"], "--reset-after applies to --cell gru --convention"),
         (["-c", "gru", "--convention", "pytorch", "--reset-after"], "--reset-after applies to"),
-        (["--notation", "concat", "--convention", "keras"], "concat is the seed's notation"),
+        (["--notation", "concat", "--convention", "keras"], "concat is the seed page's notation"),
         (["-L", "0"], "'-L' / '--layers': must be at least 1, got '0'"),
         (["-c", "transformer"], "'transformer' is not one of 'rnn', 'lstm', 'gru'"),
         (["--convention", "jax"], "'jax' is not one of 'seed', 'pytorch', 'keras'"),
@@ -97,7 +97,7 @@ def test_options_that_do_not_apply_are_usage_errors(args: list[str], message: st
 def test_hidden_activation_is_for_the_vanilla_rnn_only() -> None:
     result = run("forward", "-c", "lstm", "--hidden-activation", "relu")
     assert result.exit_code == 2
-    assert "--hidden-activation applies to --cell rnn only" in result.stderr
+    assert "'--hidden-activation': applies to the vanilla RNN only" in result.stderr
 
 
 @pytest.mark.parametrize(

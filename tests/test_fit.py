@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import replace
+from dataclasses import asdict, replace
 from typing import Any
 
 import pytest
@@ -46,13 +46,17 @@ def test_fit_equals_brute_force(
         budget = budget // 6 + 1
     template = ModelSpec(3, i, h, o, cell=cell, convention=convention, layers=layers,
                          bidirectional=bidirectional)  # fmt: skip
-    field = SOLVABLE[solve]
+    field = solve
     expected = brute_force(template, field, budget)
     result = fit(template, solve, budget)
     if expected is None:
-        assert result is None
+        assert not result.fits
+        assert result.value is None
+        assert result.total == result.next_total > budget
+        assert result.total == count_params(result.spec).rnn.total
         return
-    assert result is not None
+    assert result.fits
+    assert result.spec == replace(template, **{field: expected})
     assert result.value == expected
     assert result.total == count_params(replace(template, **{field: expected})).rnn.total
     assert result.next_total == count_params(replace(template, **{field: expected + 1})).rnn.total
@@ -61,8 +65,8 @@ def test_fit_equals_brute_force(
 
 def test_huge_budget_is_exact() -> None:
     template = ModelSpec(cell="lstm", convention="pytorch", input_size=300, layers=2)
-    result = fit(template, "hidden-size", 10**15)
-    assert result is not None
+    result = fit(template, "hidden_size", 10**15)
+    assert result.value is not None
     total = count_params(replace(template, hidden_size=result.value)).rnn.total
     assert total <= 10**15 < count_params(replace(template, hidden_size=result.value + 1)).rnn.total
 
@@ -88,13 +92,25 @@ def run(*args: str) -> Result:
 def test_cli_json() -> None:
     data = json.loads(run("--budget", "1M", "-f", "json").stdout)
     # Seed RNN, I=4, O=1: H·(4 + H + 1) + H + 1 <= 10**6 first fails at H = 998.
-    assert data == {"solve": "hidden-size", "value": 997, "total": 999_992,
-                    "next_total": 1_001_993, "budget": 1_000_000}  # fmt: skip
+    assert data == {
+        "spec": {**asdict(ModelSpec()), "hidden_size": 997},
+        "options": {"solve": "hidden_size", "budget": 1_000_000},
+        "fits": True,
+        "value": 997,
+        "total": 999_992,
+        "next_total": 1_001_993,
+        "smallest": 1,
+    }
 
 
 def test_cli_budget_bytes() -> None:
     data = json.loads(run("--budget-bytes", "4MiB", "--dtype", "float16", "-f", "json").stdout)
-    assert data["budget"] == 4 * 1024**2 // 2
+    assert data["options"] == {
+        "solve": "hidden_size",
+        "budget": 4 * 1024**2 // 2,
+        "budget_bytes": 4 * 1024**2,
+        "dtype": "float16",
+    }
 
 
 def test_cli_table() -> None:
@@ -109,16 +125,24 @@ def test_projection_sets_the_smallest_hidden_size() -> None:
     assert data["value"] == brute_force(template, "hidden_size", 10**6)
 
 
-def test_unreachable_budget_exits_1() -> None:
+def test_unreachable_budget_exits_1_and_says_what_the_smallest_model_needs() -> None:
     result = run("--budget", "5")
     assert result.exit_code == 1
-    assert "no hidden-size fits" in result.stderr
+    assert result.stdout == ""
+    assert "needs 8 parameters, more than 5" in result.stderr  # H=1: 4 + 1 + 1 + 1 + 1
+    data = json.loads(run("--budget", "5", "-f", "json").stdout)
+    assert (data["fits"], data["value"], data["total"], data["smallest"]) == (False, None, 8, 1)
+
+
+def test_quiet_prints_the_value() -> None:
+    assert run("--budget", "1M", "-q").stdout == "997\n"
+    assert run("--budget", "100k", "--solve", "layers", "-H", "64", "-q").stdout == "12\n"
 
 
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--budget", "1M", "--solve", "timesteps"], "never enters the RNN's count"),
+        (["--budget", "1M", "--solve", "timesteps"], "'timesteps' is not one of"),
         ([], "give exactly one of --budget and --budget-bytes"),
         (["--budget", "1M", "--budget-bytes", "1MiB"], "give exactly one"),
         (["--budget", "lots"], "is not a whole number"),

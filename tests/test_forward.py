@@ -17,6 +17,7 @@ from rnncalc.engine import assemble, stepwise_forward
 from rnncalc.forward import (
     HIDDEN_ACTIVATIONS,
     OUTPUT_ACTIVATIONS,
+    PassFailed,
     RunOptions,
     Workspace,
     estimate_bytes,
@@ -84,9 +85,8 @@ def test_workspace_reuse_gives_the_same_result() -> None:
 
 
 def test_seed_example_checks_all_pass() -> None:
-    report, result = run(ModelSpec(), RunOptions(), check=True)
+    report, _ = run(ModelSpec(), RunOptions(batch_size=2), check=True)
     assert report.ok
-    assert result is not None
     names = [c.name for c in report.checks]
     assert "parameters used = params total" in names
     assert "[h_{t-1}, x_t] W_h = separate form" in names
@@ -117,12 +117,13 @@ def test_estimate_bytes_seed_example() -> None:
     # B=2, T=3, I=4, H=S=3, G=D=L=1, O=1.  Kept: weights twice 2·28, x B·T·I = 24, y 2, and
     # per direction projections B·T·G·H = 18, states (T+1)·B·(S+1) = 32, [W_h; b_h]
     # (S+1)·G·H = 12: 144 elements.  Passing: scratch 2·B·G·H = 12.
-    assert estimate_bytes(ModelSpec(), RunOptions(), check=False) == (144 + 12) * 8
-    assert estimate_bytes(ModelSpec(), RunOptions(dtype="float32"), check=False) == 156 * 4
+    two = RunOptions(batch_size=2)
+    assert estimate_bytes(ModelSpec(), two, check=False) == (144 + 12) * 8
+    assert estimate_bytes(ModelSpec(), replace(two, dtype="float32"), check=False) == 156 * 4
     # The check passes through the larger of a step-by-step pass, 3·B·T·D·S + B·T·S + the
     # seed's stacked weights = 54 + 18 + 28 = 100, and the dense equivalent, its weights
     # 127 + (L+1)·B·T·D·H = 36 + 2·B·O = 4: 167.
-    assert estimate_bytes(ModelSpec(), RunOptions(), check=True) == (144 + 167) * 8
+    assert estimate_bytes(ModelSpec(), two, check=True) == (144 + 167) * 8
 
 
 def test_same_seed_same_numbers_other_seed_other_numbers() -> None:
@@ -187,9 +188,11 @@ def test_corrupted_recurrent_matrix_fails_the_check(monkeypatch: pytest.MonkeyPa
     monkeypatch.setattr(
         shapes, "rnn_weights", corrupt("W_hh", lambda s: (s.hidden_size, s.hidden_size + 1))
     )
-    report, result = run(ModelSpec(), RunOptions(), check=True)
+    with pytest.raises(PassFailed) as failed:
+        run(ModelSpec(), RunOptions(), check=True)
+    report = failed.value.report
     assert not report.ok
-    assert result is None
+    assert report.timing is None
     assert report.checks[0].name == "forward pass runs"
     assert report.checks[0].actual == "ValueError: W_hh gives (3, 4) in row form, expected (3, 3)"
 
@@ -198,7 +201,7 @@ def test_corrupted_output_matrix_fails_the_y_shape_check(monkeypatch: pytest.Mon
     monkeypatch.setattr(
         shapes, "rnn_weights", corrupt("W_yh", lambda s: (s.hidden_size, s.output_size + 1))
     )
-    report, _ = run(ModelSpec(), RunOptions(), check=True)
+    report, _ = run(ModelSpec(), RunOptions(batch_size=2), check=True)
     failed = {c.name: c for c in report.checks if not c.ok}
     assert set(failed) == {"y: outputs (last) shape"}
     assert (
@@ -219,7 +222,7 @@ def test_pass_that_skips_a_weight_fails_the_count_check(monkeypatch: pytest.Monk
         return real(replace(spec, output_size=0), arrays, dtype)  # never reads W_yh, b_y
 
     monkeypatch.setattr(forward, "assemble", forgetful)
-    report, _ = run(ModelSpec(), RunOptions(), check=True)
+    report, _ = run(ModelSpec(), RunOptions(batch_size=2), check=True)
     failed = {c.name: (c.expected, c.actual) for c in report.checks if not c.ok}
     assert failed == {
         "y: outputs (last) shape": ([2, 1], None),

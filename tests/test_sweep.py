@@ -153,13 +153,27 @@ def test_csv_header_and_rows() -> None:
 
 
 def test_cost_columns_and_json_lines() -> None:
-    lines = run("-H", "16..64:x2", "-c", "lstm", "--cost", "-f", "json").stdout.splitlines()
+    lines = run("-H", "16..64:x2", "-c", "lstm", "--cost", "-f", "jsonl").stdout.splitlines()
     assert len(lines) == 3
     first = json.loads(lines[0])
     assert first["hidden_size"] == 16
     assert first["rnn_float32_bytes"] == 4 * first["rnn_total"]
     spec = ModelSpec(hidden_size=16, cell="lstm")
     assert first["rnn_macs"] == estimate_cost(spec).rnn.compute.macs
+
+
+def test_json_is_one_document_with_the_model_and_the_swept_sizes() -> None:
+    args = ("-H", "16..64:x2", "-T", "5", "-c", "lstm", "--cost", "--outputs", "all")
+    document = json.loads(run(*args, "-f", "json").stdout)
+    lines = [json.loads(line) for line in run(*args, "-f", "jsonl").stdout.splitlines()]
+    assert document["rows"] == lines
+    assert document["options"] == {
+        "swept": {"hidden_size": "16..64:x2"},
+        "cost": True,
+        "outputs": "all",
+    }
+    assert document["spec"]["hidden_size"] is None  # it varies: see the rows
+    assert (document["spec"]["timesteps"], document["spec"]["cell"]) == (5, "lstm")
 
 
 def test_table() -> None:
