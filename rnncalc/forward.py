@@ -32,6 +32,7 @@ from .engine import (
 )
 from .shapes import Weight
 from .spec import OUTPUTS, ModelSpec, Outputs, SpecError, check_int
+from .units import format_bytes
 
 __all__ = [
     "HIDDEN_ACTIVATIONS",
@@ -289,7 +290,7 @@ def pass_flops(spec: ModelSpec, batch: int, outputs: Outputs) -> int:
     return 2 * estimate_cost(spec, batch, outputs).rnn.compute.matmul_macs
 
 
-def estimate_bytes(spec: ModelSpec, options: RunOptions, check: bool) -> int:
+def estimate_bytes(spec: ModelSpec, options: RunOptions, check: bool, dense: bool = True) -> int:
     """Bytes of the arrays a run allocates at its peak, estimated from the shape list before
     allocating (within 25% of tracemalloc's peak wherever arrays dominate; tested).
 
@@ -301,7 +302,8 @@ def estimate_bytes(spec: ModelSpec, options: RunOptions, check: bool) -> int:
     fast pass's gate order; in a unidirectional stack a copy of the states below), and
     with the check a step-by-step pass (the layer below's outputs, each direction's list
     of states and their stack, the layer's concatenation, [W_h; W_x] stacked for the
-    concatenated form: about 3*B*T*D*S + B*T*S plus weights) or the dense equivalent (its
+    concatenated form: about 3*B*T*D*S + B*T*S plus weights) or, with ``dense``, the dense
+    equivalent (its
     weights, B*T*D*H per hidden layer and one more for a temporary).
     """
     b, t = options.batch_size, spec.timesteps
@@ -321,8 +323,8 @@ def estimate_bytes(spec: ModelSpec, options: RunOptions, check: bool) -> int:
     if check:
         stacked = report.rnn.total if spec.convention == "seed" else direction_weights
         steps = 3 * b * t * d * s + b * t * s + stacked
-        dense = report.dense.total + (layers + 1) * b * t * d * h + 2 * b * spec.output_size
-        passing = max(passing, steps, dense)
+        equivalent = report.dense.total + (layers + 1) * b * t * d * h + 2 * b * spec.output_size
+        passing = max(passing, steps, equivalent if dense else 0)
     elements = kept + passing
     return elements * np.dtype(options.dtype).itemsize
 
@@ -356,6 +358,7 @@ def run(
     weights: Mapping[str, Array] | None = None,
     x: Array | None = None,
     progress: Progress | None = None,
+    max_bytes: int | None = None,
 ) -> tuple[ForwardReport, RunResult]:
     """Build (or take) weights and inputs, time the fast pass, and with ``check`` prove it.
 
@@ -365,6 +368,11 @@ def run(
     in a file or produced by overflow) raise no warnings: the check reports them.
     ``progress`` hears of each phase (the fast pass, the two step-by-step passes, the dense
     equivalent) and its steps.
+
+    With ``max_bytes``, a run whose arrays would need more (:func:`estimate_bytes`) raises
+    SpecError on ``max_memory`` before anything is allocated; but a check whose dense
+    equivalent alone is too large runs without it, and checks the dense equivalent's
+    parameters by its shapes instead, saying so in the check's name.
     """
     if spec.cell != "rnn" and options.hidden_activation is not None:
         raise SpecError(
@@ -372,8 +380,23 @@ def run(
             "applies to the vanilla RNN only: LSTM and GRU gates use sigmoid and tanh as the "
             "frameworks define them",
         )
+    dense = _dense_fits(spec, options, check, max_bytes)
     with np.errstate(all="ignore"):
-        return _run(spec, options, check, weights, x, progress or _Silent())
+        return _run(spec, options, check, weights, x, progress or _Silent(), dense)
+
+
+def _dense_fits(spec: ModelSpec, options: RunOptions, check: bool, max_bytes: int | None) -> bool:
+    """Whether the check can run the dense equivalent; raise if the run cannot fit at all."""
+    if max_bytes is None or estimate_bytes(spec, options, check) <= max_bytes:
+        return True
+    needed = estimate_bytes(spec, options, check, dense=False)
+    if needed > max_bytes:
+        raise SpecError(
+            "max_memory",
+            f"this run needs about {format_bytes(needed)} ({needed:,} bytes), more than "
+            f"{format_bytes(max_bytes)}; use smaller sizes or raise the limit",
+        )
+    return False
 
 
 def _run(
@@ -383,6 +406,7 @@ def _run(
     weights: Mapping[str, Array] | None,
     x: Array | None,
     progress: Progress,
+    dense: bool = True,
 ) -> tuple[ForwardReport, RunResult]:
     # One stream each for the weights, the inputs and the dense check: the same seed gives
     # the same x whether or not the weights come from a file.
@@ -429,7 +453,7 @@ def _run(
     result = RunResult(x, arrays, h, y)
     checks: tuple[Check, ...] = ()
     if check:
-        run = _Pass(spec, options, net, result, progress)
+        run = _Pass(spec, options, net, result, progress, dense)
         checks = _checks(run, recorder.elements_read, dense_rng)
     return ForwardReport(spec, options, checks, produced, timing), result
 
@@ -467,6 +491,7 @@ class _Pass:
     net: engine.Network
     result: RunResult
     progress: Progress
+    dense: bool
 
     @property
     def tolerance(self) -> float:
@@ -496,8 +521,19 @@ def _checks(run: _Pass, used: int, rng: np.random.Generator) -> tuple[Check, ...
     checks.append(_used_check("parameters used = params total", report.rnn.total, used))
     checks.append(_finite_check(result))
     checks.append(_concat_check(run))
-    run.progress.phase("dense equivalent", 1)
-    checks.extend(_dense_checks(spec, options, result.x, report.dense.total, rng))
+    if run.dense:
+        run.progress.phase("dense equivalent", 1)
+        checks.extend(_dense_checks(spec, options, result.x, report.dense.total, rng))
+    else:
+        full = estimate_bytes(spec, options, True) - estimate_bytes(spec, options, True, False)
+        by_shapes = sum(w.count for w in report.dense.weights)
+        checks.append(
+            _used_check(
+                f"dense: parameters by shapes (not run: needs {format_bytes(full)} more)",
+                report.dense.total,
+                by_shapes,
+            )
+        )
     return tuple(checks)
 
 

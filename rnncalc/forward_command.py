@@ -31,7 +31,6 @@ from .options import (
     size_options,
 )
 from .streams import emit, message
-from .units import format_bytes
 
 if TYPE_CHECKING:
     from .forward import Array, ForwardReport, RunResult
@@ -199,19 +198,18 @@ def _run(
         refuse_if_given(ctx, "seed", "the weights and inputs come from files")
     weights = None if files.archive is None else _matched_weights(files.archive, spec)
     run_options = fw.RunOptions(batch_size=sizes["batch_size"], **options)
-    needed = fw.estimate_bytes(spec, run_options, check)
-    if needed > files.max_memory:
-        raise click.UsageError(
-            f"this run needs about {format_bytes(needed)} ({needed:,} bytes), more than "
-            f"--max-memory {format_bytes(files.max_memory)}; use smaller sizes or raise "
-            "--max-memory."
-        )
     from .progress import progress_on_terminal
 
     with progress_on_terminal() as progress:
         try:
             return fw.run(
-                spec, run_options, check=check, weights=weights, x=files.x, progress=progress
+                spec,
+                run_options,
+                check=check,
+                weights=weights,
+                x=files.x,
+                progress=progress,
+                max_bytes=files.max_memory,
             )
         except fw.PassFailed as failed:
             return failed.report, None

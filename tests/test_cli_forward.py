@@ -364,18 +364,33 @@ def test_save_failure_is_reported_without_a_traceback(
 
 
 def test_max_memory_refuses_with_the_estimate() -> None:
+    # The seed's check needs 2,024 bytes, 1,360 of them without the dense equivalent (see
+    # tests/test_forward.py for the arithmetic, at B = 2).
     result = run("--check", "--max-memory", "1KiB")
     assert result.exit_code == 2
-    assert "this run needs about 1.98 KiB (2,024 bytes), more than --max-memory 1.00 KiB" in (
-        result.stderr
-    )
-    assert run("--check", "--max-memory", "2KiB").exit_code == 0
+    assert (
+        "Invalid value for '--max-memory': this run needs about 1.33 KiB (1,360 bytes), more "
+        "than 1.00 KiB"
+    ) in result.stderr
+    data = json.loads(run("--check", "--max-memory", "2KiB", "-f", "json").stdout)
+    assert data["ok"]
+    assert "dense: hidden layer shape" in [c["name"] for c in data["checks"]]
+
+
+def test_a_dense_equivalent_too_large_to_run_is_checked_by_its_shapes() -> None:
+    data = json.loads(run("--check", "--max-memory", "1.5KiB", "-f", "json").stdout)
+    assert data["ok"]
+    names = [c["name"] for c in data["checks"]]
+    assert not [name for name in names if name.startswith("dense: hidden")]
+    dense = [c for c in data["checks"] if c["name"].startswith("dense: parameters by shapes")]
+    assert dense[0]["name"] == "dense: parameters by shapes (not run: needs 664 B more)"
+    assert (dense[0]["expected"], dense[0]["actual"]) == (127, 127)
 
 
 def test_default_memory_limit_stops_a_huge_run_before_allocating() -> None:
     result = run("-T", "1000000", "-I", "1000000", "-H", "1000000")
     assert result.exit_code == 2
-    assert "more than --max-memory 1.00 GiB" in result.stderr
+    assert "more than 1.00 GiB; use smaller sizes or raise the limit" in result.stderr
 
 
 @pytest.mark.parametrize(
