@@ -30,7 +30,7 @@ from typing import Any
 
 from . import shapes
 from .counts import count_params
-from .shapes import Term, Weight
+from .shapes import BIAS_ROLES, Term, Weight
 from .spec import DTYPE_BYTES, DTYPES, OUTPUTS, ModelSpec, Outputs, SpecError, check_int
 
 #: Element-wise operations per hidden unit per step and direction, each named.
@@ -69,7 +69,6 @@ MATMUL_ROLES = {
     "projection": "projection layer",
     "output": "output layer",
 }
-BIAS_ROLES = frozenset({"input_bias", "recurrent_bias", "biases", "output_bias"})
 
 
 @dataclass(frozen=True)
@@ -135,6 +134,11 @@ class Memory:
     def activations(self) -> int:
         """Bytes of the activations kept for backpropagation, in ``dtype``."""
         return sum(self.activation_elements.values()) * DTYPE_BYTES[self.dtype]
+
+    @property
+    def activation_bytes(self) -> dict[str, int]:
+        """Bytes of each kind of activation kept, in ``dtype``."""
+        return {name: n * self.itemsize for name, n in self.activation_elements.items()}
 
     @property
     def itemsize(self) -> int:

@@ -32,7 +32,7 @@ import numpy as np
 import numpy.typing as npt
 
 from . import shapes
-from .spec import ModelSpec, Outputs
+from .spec import GATES, ModelSpec, Outputs
 
 Array = npt.NDArray[Any]
 #: Told of steps done, for a progress bar.
@@ -117,7 +117,7 @@ class Network:
         p = self.layers[0][0]
         if p.w_hr is not None:
             return int(p.w_hr.shape[1])
-        return int(p.w_h.shape[1]) // len(shapes.GATES[self.cell])
+        return int(p.w_h.shape[1]) // len(GATES[self.cell])
 
 
 def gru_resets_after(spec: ModelSpec) -> bool:
@@ -128,7 +128,7 @@ def gru_resets_after(spec: ModelSpec) -> bool:
 def assemble(spec: ModelSpec, arrays: Mapping[str, Array], dtype: Any) -> Network:
     """Read the convention's arrays into canonical form, using the shape list's metadata."""
     listed = shapes.rnn_weights(spec)
-    h, order = spec.hidden_size, shapes.GATES[spec.cell]
+    h, order = spec.hidden_size, GATES[spec.cell]
     width = len(order) * h
     layers = []
     for layer in range(spec.layers):
@@ -470,7 +470,7 @@ def _reference_step(
 ) -> tuple[Array, Array]:
     """One step, each product computed once (so that counting its multiply-adds counts
     the step's); ``stacked`` is [W_h; W_x] for the concatenated form, None for separate."""
-    size = p.w_x.shape[1] // len(shapes.GATES[net.cell])
+    size = p.w_x.shape[1] // len(GATES[net.cell])
     gated = net.cell == "gru"
     # A GRU's candidate n has its own recurrent product: the reset gate enters it.
     cols = slice(0, 2 * size) if gated else slice(None)

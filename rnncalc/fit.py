@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-from .spec import ModelSpec, SpecError, check_int
+from .spec import ModelSpec, SpecError, check_int, smallest
 from .sweep import SIZES, compiled, structure
 
 #: The sizes ``fit`` can solve for, by ModelSpec field (T never enters the RNN's count).
@@ -77,13 +77,6 @@ def rnn_total(template: ModelSpec, field: str) -> Callable[[int], int]:
         return result
 
     return total
-
-
-def smallest(field: str, proj_size: int = 0) -> int:
-    """The smallest valid value of ``field``: above the projection for the hidden size, else
-    1.  (A template for :func:`fit` may hold it in the field being solved for.)
-    """
-    return proj_size + 1 if field == "hidden_size" else 1
 
 
 def fit(template: ModelSpec, solve: str, budget: int) -> Fit:

@@ -65,8 +65,7 @@ def fit(
       h=$(rnncalc fit --budget 1M -q)
     """
     from .fit import fit as solve_fit
-    from .fit import smallest
-    from .spec import DTYPE_BYTES
+    from .spec import DTYPE_BYTES, smallest
     from .units import parse_bytes, parse_count
 
     quiet_alone(ctx, "fmt")

@@ -11,11 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from .counts import ParamsReport
-from .shapes import Weight, by_group, layer_inputs
+from .shapes import BIAS_ROLES, Weight, by_group, layer_inputs
 from .spec import ModelSpec
-
-#: Roles of tensors that are added, not multiplied: a formula groups them with their matrix.
-BIAS_ROLES = frozenset({"input_bias", "recurrent_bias", "biases", "output_bias"})
 
 
 @dataclass(frozen=True)

@@ -143,6 +143,11 @@ class ForwardReport:
     timing: Timing | None
 
     @property
+    def failed(self) -> int:
+        """How many checks failed."""
+        return sum(not c.ok for c in self.checks)
+
+    @property
     def ok(self) -> bool:
         """Whether the pass ran and every check passed."""
         return self.timing is not None and all(c.ok for c in self.checks)

@@ -243,9 +243,7 @@ def _read_files(
     budget = files.max_memory
     if files.weights_path is not None:
         # The names of a model's tensors do not depend on its sizes: any valid ones will do.
-        probe = model_spec(
-            ctx, hidden_size=sizes["proj_size"] + 1, **model, proj_size=sizes["proj_size"]
-        )
+        probe = model_spec(ctx, **model, proj_size=sizes["proj_size"], skeleton=True)
         with file_errors("--weights"):
             files.archive = files.stack.enter_context(open_npz(files.weights_path, budget))
             budget -= sum(declared.nbytes for declared in files.archive.declared.values())

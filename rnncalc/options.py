@@ -14,7 +14,16 @@ from typing import Any, TypeVar
 
 import click
 
-from .spec import CELLS, CONVENTIONS, DTYPES, NOTATIONS, OUTPUTS, ModelSpec, SpecError
+from .spec import (
+    CELLS,
+    CONVENTIONS,
+    DTYPES,
+    NOTATIONS,
+    OUTPUTS,
+    ModelSpec,
+    SpecError,
+    skeleton,
+)
 from .streams import emit
 from .units import parse_count
 
@@ -172,7 +181,9 @@ NARROW_OPTIONS = {
 
 
 def model_spec(ctx: click.Context, **fields: Any) -> ModelSpec:
-    """Build the ModelSpec, refusing options that do not apply to the chosen model."""
+    """Build the ModelSpec, refusing options that do not apply to the chosen model (or,
+    with ``skeleton=True``, its :func:`~rnncalc.spec.skeleton`: any valid sizes).
+    """
     for field, (cell, convention) in NARROW_OPTIONS.items():
         if given(ctx, field) and (
             fields.get("cell") != cell or fields.get("convention") != convention
@@ -180,6 +191,8 @@ def model_spec(ctx: click.Context, **fields: Any) -> ModelSpec:
             raise click.UsageError(
                 f"{option_name(field)} applies to --cell {cell} --convention {convention} only."
             )
+    if fields.pop("skeleton", False):
+        return skeleton(**fields)
     return ModelSpec(**fields)
 
 

@@ -13,7 +13,7 @@ from .units import format_bytes
 if TYPE_CHECKING:
     from rich.console import RenderableType
 
-    from .cost import CostReport, Line, Memory
+    from .cost import CostReport, Line
     from .render import Note
 
 
@@ -119,8 +119,8 @@ def cost_table(
     for part in dict.fromkeys((*rm.activation_elements, *dm.activation_elements)):
         memory.add_row(
             f"activations: {part}",
-            _bytes(_elements_bytes(rm, part)),
-            _bytes(_elements_bytes(dm, part)),
+            _bytes(rm.activation_bytes.get(part)),
+            _bytes(dm.activation_bytes.get(part)),
         )
     memory.add_row("activations (forward, kept for BPTT)", _bytes(rm.activations),
                    _bytes(dm.activations), style="bold")  # fmt: skip
@@ -196,8 +196,3 @@ def _number(value: int | None) -> str:
 
 def _bytes(value: int | None) -> str:
     return "" if value is None else format_bytes(value)
-
-
-def _elements_bytes(memory: Memory, part: str) -> int | None:
-    elements = memory.activation_elements.get(part)
-    return None if elements is None else elements * memory.itemsize

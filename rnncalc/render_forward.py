@@ -69,7 +69,7 @@ def forward_table(report: ForwardReport, *, color: bool = False, width: int | No
 def _verdict(report: ForwardReport) -> Any:
     from rich.text import Text
 
-    failed = sum(not c.ok for c in report.checks)
+    failed = report.failed
     if report.timing is None:
         return Text("The forward pass failed.", style="bold red")
     if not report.checks:

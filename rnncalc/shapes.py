@@ -29,7 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Literal
 
-from .spec import ModelSpec, SpecError, shown
+from .spec import GATES, ModelSpec, SpecError, shown
 
 #: The most stacked layers whose tensors are listed one by one.  Deeper stacks are
 #: counted (terms, below) but not listed: a table of their tensors would have thousands
@@ -51,11 +51,12 @@ Role = Literal[
 Part = Literal["recurrent", "hidden", "output"]
 Direction = Literal["forward", "backward"]
 
-#: Gate letters in rnncalc's canonical order (PyTorch's): the vanilla RNN's one block is "h".
-GATES = {"rnn": "h", "lstm": "ifgo", "gru": "rzn"}
 #: Keras stores the GRU's gates as z, r, h (h being our n); its LSTM as i, f, c, o.
 KERAS_GATES = {"rnn": "h", "lstm": "ifgo", "gru": "zrn"}
 KERAS_LAYER = {"rnn": "simple_rnn", "lstm": "lstm", "gru": "gru"}
+
+#: Roles of tensors that are added, not multiplied: biases.
+BIAS_ROLES = frozenset({"input_bias", "recurrent_bias", "biases", "output_bias"})
 
 ROLE_DESCRIPTIONS: dict[Role, str] = {
     "input": "input -> hidden",

@@ -6,8 +6,8 @@ must start fast.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal, get_args
+from dataclasses import dataclass, fields
+from typing import Any, Literal, get_args
 
 from .units import MAX_NUMBER, MAX_NUMBER_TEXT, scientific
 
@@ -25,8 +25,9 @@ CONVENTIONS: tuple[str, ...] = get_args(Convention)
 DTYPE_BYTES = {"float64": 8, "float32": 4, "float16": 2, "bfloat16": 2, "int8": 1}
 DTYPES: tuple[str, ...] = tuple(DTYPE_BYTES)
 
-#: Gate blocks per cell: 1 for the vanilla RNN, 4 for the LSTM, 3 for the GRU.
-GATE_COUNT = {"rnn": 1, "lstm": 4, "gru": 3}
+#: Gate blocks per cell, by letter, in rnncalc's canonical order (PyTorch's): the vanilla
+#: RNN's one block is "h"; the LSTM's i, f, g, o; the GRU's r, z, n.
+GATES = {"rnn": "h", "lstm": "ifgo", "gru": "rzn"}
 
 
 class SpecError(ValueError):
@@ -142,7 +143,7 @@ class ModelSpec:
     @property
     def gates(self) -> int:
         """G: gate blocks per cell (1, 4 or 3)."""
-        return GATE_COUNT[self.cell]
+        return len(GATES[self.cell])
 
     @property
     def state_size(self) -> int:
@@ -153,3 +154,31 @@ class ModelSpec:
     def keras_reset_after(self) -> bool:
         """Whether this is a Keras GRU with separate input and recurrent biases."""
         return self.cell == "gru" and self.convention == "keras" and self.reset_after
+
+
+#: The sizes of a model, as opposed to its structure (cell, convention, layers, ...).
+SIZE_FIELDS = ("timesteps", "input_size", "hidden_size", "output_size")
+
+
+def smallest(field: str, proj_size: int = 0) -> int:
+    """The smallest value a size may take: 0 for the output size (no output layer), one more
+    than the projection P for the hidden size, else 1.
+    """
+    return {"output_size": 0, "hidden_size": proj_size + 1}.get(field, 1)
+
+
+def skeleton(spec: ModelSpec | None = None, **given: Any) -> ModelSpec:
+    """A model with the structure of ``spec`` (cell, convention, layers, directions, biases,
+    projection, ...) and the ``given`` fields, and the smallest sizes its rules allow, but
+    an output layer (O = 1) unless given: which tensors exist and their names do not depend
+    on the sizes, so this stands for any sizes when reading names from a file or compiling
+    a polynomial.
+    """
+    values = {f.name: getattr(spec, f.name) for f in fields(ModelSpec)} if spec else {}
+    values.update(given)
+    for field in SIZE_FIELDS:
+        if field not in given:
+            values[field] = smallest(field, values.get("proj_size", 0))
+    if "output_size" not in given:
+        values["output_size"] = 1
+    return ModelSpec(**values)

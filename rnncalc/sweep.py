@@ -14,12 +14,11 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import replace
 
 from . import shapes
 from .ranges import Sizes
 from .shapes import Term
-from .spec import DTYPE_BYTES, ModelSpec, Outputs
+from .spec import DTYPE_BYTES, ModelSpec, Outputs, skeleton
 
 #: Sweepable sizes: ModelSpec field -> letter in the shape list's symbols.
 SIZES = {
@@ -87,14 +86,7 @@ def structure(template: ModelSpec, stacked: bool, head: bool) -> ModelSpec:
     or without a head: everything that decides which tensors exist, with placeholder sizes
     (names do not depend on them).
     """
-    return replace(
-        template,
-        timesteps=1,
-        input_size=1,
-        hidden_size=template.proj_size + 1,
-        output_size=int(head),
-        layers=2 if stacked else 1,
-    )
+    return skeleton(template, output_size=int(head), layers=2 if stacked else 1)
 
 
 @functools.cache

@@ -8,7 +8,6 @@ names the file, the key, the expected and the found shape.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import replace
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
@@ -18,7 +17,7 @@ import numpy.typing as npt
 from . import shapes
 from .npyfile import ArrayFileError, read_npy
 from .shapes import Weight
-from .spec import ModelSpec
+from .spec import ModelSpec, skeleton
 
 Array = npt.NDArray[Any]
 
@@ -67,8 +66,8 @@ def sizes_from_weights(path: Path, arrays: Mapping[str, Shaped], probe: ModelSpe
                 f"{path}: weight_hr_l0 has shape {tuple(projection.shape)}; expected (P, H)"
             )
         found["proj_size"] = (int(projection.shape[0]), source)
-        probe = replace(probe, proj_size=1, hidden_size=2)
-    listed = shapes.rnn_weights(replace(probe, output_size=1))
+        probe = skeleton(probe, proj_size=1)
+    listed = shapes.rnn_weights(skeleton(probe))
     first, head = listed[0], next(w for w in listed if w.role == "output")
     key = _key(arrays, first.name)
     if key is None:
