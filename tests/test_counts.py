@@ -74,6 +74,8 @@ def test_huge_sizes_are_exact() -> None:
 def test_total_is_the_sum_of_the_listed_tensors(
     t: int, i: int, h: int, o: int, notation: str
 ) -> None:
+    # The total folds the terms (a stack of at most two layers); the listing and the
+    # subtotals walk every tensor: two computations that must agree.
     report = count_params(ModelSpec(t, i, h, o, notation))  # type: ignore[arg-type]
     for model in (report.rnn, report.dense):
         assert model.total == sum(w.count for w in model.weights)

@@ -242,12 +242,20 @@ def test_threaded_pass_equals_single_threaded(threads: int) -> None:
     np.testing.assert_allclose(many[0][:3], ref["h"], rtol=0, atol=1e-12)
 
 
-def test_batch_chunks() -> None:
-    from rnncalc.engine import batch_chunks
+def test_batch_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
+    from rnncalc import engine
 
-    assert batch_chunks(9, 512, 2) == [slice(0, 4), slice(4, 9)]
-    assert batch_chunks(1, 512, 4) == [slice(0, 1)]
+    assert engine.batch_chunks(9, 512, 2) == [slice(0, 4), slice(4, 9)]
+    assert engine.batch_chunks(1, 512, 4) == [slice(0, 1)]
+    # By default, one thread per CPU, when each share's step has 2^20 multiply-adds or more.
+    monkeypatch.setattr(engine, "_usable_cpus", lambda: 2)
+    monkeypatch.setattr(engine, "_blas_controller", object)
     halves = [slice(0, 128), slice(128, 256)]
-    assert batch_chunks(256, 512 * 512, None) in ([slice(0, 256)], halves)
-    assert batch_chunks(64, 64 * 64, None) == [slice(0, 64)]  # too small a step to split
-    assert batch_chunks(1, 512 * 512, None) == [slice(0, 1)]  # one sequence cannot split
+    assert engine.batch_chunks(256, 512 * 512, None) == halves  # 128·512·512 = 2^25
+    assert engine.batch_chunks(8, 2**18, None) == [slice(0, 4), slice(4, 8)]  # 4·2^18 = 2^20
+    assert engine.batch_chunks(8, 2**18 - 1, None) == [slice(0, 8)]  # just under: one
+    assert engine.batch_chunks(64, 64 * 64, None) == [slice(0, 64)]  # too small a step
+    assert engine.batch_chunks(1, 512 * 512, None) == [slice(0, 1)]  # one sequence cannot split
+    # Without control of BLAS's threads, splitting would oversubscribe: one share.
+    monkeypatch.setattr(engine, "_blas_controller", lambda: None)
+    assert engine.batch_chunks(256, 512 * 512, None) == [slice(0, 256)]

@@ -117,3 +117,26 @@ def test_table_shows_totals_subtotals_and_ratio() -> None:
     text = params_table(SEED)
     for needle in ("subtotal: recurrent layer", "subtotal: hidden layer", "127 / 28 = 4.54x"):
         assert needle in text
+
+
+def test_golden_invariants_catch_numbers_that_do_not_add_up() -> None:
+    from conftest import (
+        GOLDEN_DIR,
+        cost_table_adds_up,
+        params_csv_counts_are_shapes,
+        params_json_adds_up,
+        params_table_adds_up,
+    )
+
+    cases = [
+        (params_table_adds_up, "params_seed_table.txt", "│   127 │", "│   128 │"),
+        (params_csv_counts_are_shapes, "params_seed.csv", "W_hh,3x3,9", "W_hh,3x3,8"),
+        (params_json_adds_up, "params_seed.json", '"total": 28', '"total": 29'),
+        (cost_table_adds_up, "cost_keras_gru_2_layers_bi.txt", "9,412", "9,413"),
+    ]
+    for invariant, name, right, wrong in cases:
+        text = (GOLDEN_DIR / name).read_text(encoding="utf-8")
+        invariant(text)
+        assert right in text
+        with pytest.raises(AssertionError):
+            invariant(text.replace(right, wrong, 1))
