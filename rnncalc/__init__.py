@@ -21,17 +21,17 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "ModelSpec": "spec",
-    "SpecError": "spec",
-    "Weight": "shapes",
-    "rnn_weights": "shapes",
-    "dense_weights": "shapes",
-    "ModelCount": "counts",
-    "ParamsReport": "counts",
-    "count_params": "counts",
-    "Explanation": "formulas",
-    "Formula": "formulas",
-    "explain": "formulas",
+    "ModelSpec": "model.spec",
+    "SpecError": "model.spec",
+    "Weight": "model.shapes",
+    "rnn_weights": "model.shapes",
+    "dense_weights": "model.shapes",
+    "ModelCount": "analysis.counts",
+    "ParamsReport": "analysis.counts",
+    "count_params": "analysis.counts",
+    "Explanation": "analysis.formulas",
+    "Formula": "analysis.formulas",
+    "explain": "analysis.formulas",
 }
 
 __all__ = [
@@ -50,10 +50,10 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from .counts import ModelCount, ParamsReport, count_params
-    from .formulas import Explanation, Formula, explain
-    from .shapes import Weight, dense_weights, rnn_weights
-    from .spec import ModelSpec, SpecError
+    from .analysis.counts import ModelCount, ParamsReport, count_params
+    from .analysis.formulas import Explanation, Formula, explain
+    from .model.shapes import Weight, dense_weights, rnn_weights
+    from .model.spec import ModelSpec, SpecError
 
 
 def __getattr__(name: str) -> Any:

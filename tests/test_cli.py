@@ -180,14 +180,14 @@ def imported_modules(*args: str) -> set[str]:
 
 def test_json_path_imports_neither_numpy_nor_rich() -> None:
     modules = imported_modules("params", "--format", "json")
-    assert "rnncalc.render" in modules  # the probe sees our own imports
+    assert "rnncalc.render.params" in modules  # the probe sees our own imports
     assert not {m for m in modules if m.split(".")[0] in {"numpy", "rich"}}
-    assert "rnncalc.forward_command" not in modules  # commands load only when they run
+    assert "rnncalc.cli.forward" not in modules  # commands load only when they run
 
 
 def test_table_path_imports_rich_but_not_numpy() -> None:
     modules = imported_modules("params")
-    assert "rich.console" in modules  # for the notes; the table is rnncalc.tables
+    assert "rich.console" in modules  # for the notes; the table is rnncalc.render.tables
     assert not {m for m in modules if m.split(".")[0] == "numpy"}
 
 

@@ -11,9 +11,9 @@ import pytest
 from click.testing import CliRunner, Result
 
 from rnncalc import ModelSpec
+from rnncalc.analysis.cost import estimate_cost
 from rnncalc.cli import cli
-from rnncalc.cost import estimate_cost
-from rnncalc.render_cost import cost_table
+from rnncalc.render.cost import cost_table
 
 
 def run(*args: str) -> Result:

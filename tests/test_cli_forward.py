@@ -15,10 +15,10 @@ import numpy as np
 import pytest
 from click.testing import CliRunner, Result
 
-from rnncalc import shapes
 from rnncalc.cli import cli
-from rnncalc.savefile import reserve
-from rnncalc.weightfiles import write_npz
+from rnncalc.formats.save import reserve
+from rnncalc.formats.weights import write_npz
+from rnncalc.model import shapes
 
 REFERENCE = Path(__file__).parent / "reference"
 

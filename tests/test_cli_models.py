@@ -10,7 +10,7 @@ from click.testing import CliRunner, Result
 
 from rnncalc import ModelSpec, count_params, explain
 from rnncalc.cli import cli
-from rnncalc.render import params_table
+from rnncalc.render.params import params_table
 
 
 def run(*args: str) -> Result:

@@ -13,10 +13,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rnncalc import ModelSpec
-from rnncalc.cost import ELEMENTWISE, estimate_cost
+from rnncalc.analysis.cost import ELEMENTWISE, estimate_cost
 from rnncalc.engine import assemble, stepwise_forward
-from rnncalc.forward import init_weights
-from rnncalc.shapes import rnn_weights
+from rnncalc.engine.run import init_weights
+from rnncalc.model.shapes import rnn_weights
 
 TOOLS = json.loads((Path(__file__).parent / "reference" / "tool_counts.json").read_text())
 MODEL_FIELDS = ("cell", "input_size", "hidden_size", "timesteps", "layers", "bidirectional",

@@ -6,7 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from rnncalc import ModelSpec, count_params, explain
-from rnncalc.formulas import formula
+from rnncalc.analysis.formulas import formula
 
 sizes = st.integers(min_value=1, max_value=10**9)
 outputs = st.integers(min_value=0, max_value=10**9)
@@ -140,7 +140,7 @@ def test_closed_forms_per_layer_equal_the_listed_tensors(
     variant: bool,
     sizes: tuple[int, int, int],
 ) -> None:
-    from rnncalc.formulas import group_formulas
+    from rnncalc.analysis.formulas import group_formulas
 
     i, h, o = sizes
     extra: dict[str, object] = {}

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from rnncalc import ModelSpec
 from rnncalc.cli import cli
-from rnncalc.diagram import diagram, steps
+from rnncalc.render.diagram import diagram, steps
 
 CASES = {
     "diagram_seed.txt": (ModelSpec(), "last"),

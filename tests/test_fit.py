@@ -12,8 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rnncalc import ModelSpec, count_params
+from rnncalc.analysis.fit import SOLVABLE, fit
 from rnncalc.cli import cli
-from rnncalc.fit import SOLVABLE, fit
 from rnncalc.units import parse_count
 
 

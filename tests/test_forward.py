@@ -12,9 +12,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rnncalc import ModelSpec, shapes
+from rnncalc import ModelSpec
 from rnncalc.engine import assemble, stepwise_forward
-from rnncalc.forward import (
+from rnncalc.engine.run import (
     HIDDEN_ACTIVATIONS,
     OUTPUT_ACTIVATIONS,
     PassFailed,
@@ -25,6 +25,7 @@ from rnncalc.forward import (
     rnn_forward,
     run,
 )
+from rnncalc.model import shapes
 
 REFERENCE = Path(__file__).parent / "reference"
 CASES: dict[str, dict[str, Any]] = json.loads((REFERENCE / "forward_cases.json").read_text())[
@@ -69,7 +70,7 @@ def test_reference_cases_cover_every_activation_and_output_mode() -> None:
 
 
 def test_activation_names_match_the_cli() -> None:
-    from rnncalc.forward_command import HIDDEN_ACTIVATION_NAMES, OUTPUT_ACTIVATION_NAMES
+    from rnncalc.cli.forward import HIDDEN_ACTIVATION_NAMES, OUTPUT_ACTIVATION_NAMES
 
     assert set(HIDDEN_ACTIVATION_NAMES) == set(HIDDEN_ACTIVATIONS)
     assert set(OUTPUT_ACTIVATION_NAMES) == set(OUTPUT_ACTIVATIONS)
@@ -214,7 +215,7 @@ def test_corrupted_output_matrix_fails_the_y_shape_check(monkeypatch: pytest.Mon
 
 
 def test_pass_that_skips_a_weight_fails_the_count_check(monkeypatch: pytest.MonkeyPatch) -> None:
-    from rnncalc import forward
+    from rnncalc.engine import run as forward
 
     real = forward.assemble
 

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from rnncalc import ModelSpec
 from rnncalc.cli import cli
-from rnncalc.forward import RunOptions, run
+from rnncalc.engine.run import RunOptions, run
 
 REFERENCE = Path(__file__).parent / "reference"
 MODELS: dict[str, dict[str, Any]] = json.loads((REFERENCE / "forward_cases.json").read_text())[

@@ -14,11 +14,12 @@ from hostile import invoke, strict_json, time_limit
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rnncalc import ModelSpec, SpecError, count_params, shapes
-from rnncalc.cost import estimate_cost
-from rnncalc.fit import fit
-from rnncalc.ranges import parse_sizes
-from rnncalc.sweep import rows
+from rnncalc import ModelSpec, SpecError, count_params
+from rnncalc.analysis.cost import estimate_cost
+from rnncalc.analysis.fit import fit
+from rnncalc.analysis.ranges import parse_sizes
+from rnncalc.analysis.sweep import rows
+from rnncalc.model import shapes
 from rnncalc.units import MAX_NUMBER, format_bytes, parse_bytes, scientific
 
 GOOGOL = str(MAX_NUMBER)
@@ -237,7 +238,7 @@ def test_fit_layers_is_exact_for_a_huge_budget() -> None:
 
 
 def test_a_failed_allocation_is_a_message(monkeypatch: pytest.MonkeyPatch) -> None:
-    from rnncalc import forward
+    from rnncalc.engine import run as forward
 
     def exhausted(*args: object, **kwargs: object) -> None:
         raise MemoryError

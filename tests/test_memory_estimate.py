@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from rnncalc import ModelSpec
-from rnncalc.forward import RunOptions, estimate_bytes, run
+from rnncalc.engine.run import RunOptions, estimate_bytes, run
 
 CASES: list[tuple[dict[str, Any], dict[str, Any], bool]] = [
     # The case, scaled down: the dense equivalent's W_1 (T·I, T·H) dominates.

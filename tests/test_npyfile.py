@@ -1,4 +1,4 @@
-"""rnncalc.npyfile: .npy and .npz files read as data, with every declared size checked first."""
+"""rnncalc.formats.npy: .npy and .npz files read as data, with every declared size checked first."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from rnncalc.npyfile import ArrayFileError, read_npy, read_npz
+from rnncalc.formats.npy import ArrayFileError, read_npy, read_npz
 
 Array = npt.NDArray[Any]
 Reader = Callable[[Path, int], Any]

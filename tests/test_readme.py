@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 import rnncalc
-from rnncalc import counts
+from rnncalc.analysis import counts
 from rnncalc.cli import cli
 
 ROOT = Path(__file__).parent.parent

@@ -9,7 +9,7 @@ from collections.abc import Callable
 import pytest
 
 from rnncalc import ModelSpec, count_params, explain
-from rnncalc.render import params_csv, params_json, params_table
+from rnncalc.render.params import params_csv, params_json, params_table
 
 SEED = count_params(ModelSpec())
 HUGE = count_params(ModelSpec(10**6, 10**6, 10**6, 1))

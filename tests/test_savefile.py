@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 from hostile import invoke
 
-from rnncalc import forward
-from rnncalc.savefile import SaveError, reserve
+from rnncalc.engine import run as forward
+from rnncalc.formats.save import SaveError, reserve
 
 
 @pytest.fixture

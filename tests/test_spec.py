@@ -53,7 +53,7 @@ def test_public_names_load_lazily_and_completely() -> None:
 
     code = (
         "import sys, rnncalc\n"
-        "assert 'rnncalc.counts' not in sys.modules\n"
+        "assert 'rnncalc.analysis.counts' not in sys.modules\n"
         "assert all(getattr(rnncalc, n) is not None for n in rnncalc.__all__)\n"
         "assert sorted(rnncalc.__all__) == sorted([*rnncalc._EXPORTS, '__version__'])\n"
         "assert not any(m.split('.')[0] in ('numpy', 'rich') for m in sys.modules)\n"

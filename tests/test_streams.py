@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from rnncalc.streams import fallback
+from rnncalc.cli.streams import fallback
 
 COMMAND = [sys.executable, "-m", "rnncalc"]
 #: A forward pass that runs for many seconds: long enough to be interrupted mid-way.

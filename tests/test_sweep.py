@@ -17,11 +17,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rnncalc import ModelSpec, count_params
+from rnncalc.analysis.cost import estimate_cost
+from rnncalc.analysis.ranges import parse_sizes
+from rnncalc.analysis.sweep import COLUMNS, count_rows, rows
 from rnncalc.cli import cli
-from rnncalc.cost import estimate_cost
-from rnncalc.ranges import parse_sizes
-from rnncalc.render_sweep import sweep_plot
-from rnncalc.sweep import COLUMNS, count_rows, rows
+from rnncalc.render.sweep import sweep_plot
 
 
 @pytest.mark.parametrize(
@@ -222,7 +222,7 @@ def test_plot_golden(golden: Callable[[str, str], None]) -> None:
 
 
 def test_streaming_memory_stays_flat() -> None:
-    from rnncalc.render_sweep import csv_lines
+    from rnncalc.render.sweep import csv_lines
 
     lines = csv_lines(rows(ModelSpec(cell="lstm"), {"timesteps": parse_sizes("1..20000")}), True)
     tracemalloc.start()

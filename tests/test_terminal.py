@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 
 from rnncalc import ModelSpec
 from rnncalc.cli import cli
-from rnncalc.forward import RunOptions, run
-from rnncalc.tables import Column, Table, _wrap
+from rnncalc.engine.run import RunOptions, run
+from rnncalc.render.tables import Column, Table, _wrap
 from rnncalc.units import format_duration
 
 NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?(?:e[+-]\d+)?")

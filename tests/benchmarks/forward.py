@@ -33,10 +33,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from rnncalc import shapes
 from rnncalc.engine import Workspace, assemble, network_forward, stepwise_forward
-from rnncalc.forward import init_weights
-from rnncalc.spec import ModelSpec
+from rnncalc.engine.run import init_weights
+from rnncalc.model import shapes
+from rnncalc.model.spec import ModelSpec
 
 try:
     import torch

@@ -19,10 +19,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from rnncalc.ranges import parse_sizes
-from rnncalc.render_sweep import csv_lines
-from rnncalc.spec import ModelSpec
-from rnncalc.sweep import rows
+from rnncalc.analysis.ranges import parse_sizes
+from rnncalc.analysis.sweep import rows
+from rnncalc.model.spec import ModelSpec
+from rnncalc.render.sweep import csv_lines
 
 TARGET = 100_000
 

@@ -5,16 +5,16 @@ from __future__ import annotations
 import io
 from typing import TYPE_CHECKING
 
-from .cost import FLOPS_CONVENTION
-from .render import describe, draw, to_json
+from ..analysis.cost import FLOPS_CONVENTION
+from ..units import format_bytes
+from .params import describe, draw, to_json
 from .tables import Column, Table
-from .units import format_bytes
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
 
-    from .cost import CostReport, Line
-    from .render import Note
+    from ..analysis.cost import CostReport, Line
+    from .params import Note
 
 
 def cost_json(report: CostReport) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Any, Literal, get_args
 
-from .units import MAX_NUMBER, MAX_NUMBER_TEXT, scientific
+from ..units import MAX_NUMBER, MAX_NUMBER_TEXT, scientific
 
 Notation = Literal["separate", "concat"]
 Cell = Literal["rnn", "lstm", "gru"]

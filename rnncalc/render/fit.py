@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .render import draw, model_words
+from .params import draw, model_words
 from .tables import Column, Table
 
 if TYPE_CHECKING:
-    from .fit import Fit
+    from ..analysis.fit import Fit
 
 
 def fit_table(result: Fit, *, color: bool = False, width: int | None = None) -> str:

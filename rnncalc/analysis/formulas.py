@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from ..model.shapes import BIAS_ROLES, Weight, by_group, layer_inputs
+from ..model.spec import ModelSpec
 from .counts import ParamsReport
-from .shapes import BIAS_ROLES, Weight, by_group, layer_inputs
-from .spec import ModelSpec
 
 
 @dataclass(frozen=True)

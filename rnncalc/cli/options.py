@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 import click
 
-from .spec import (
+from ..model.spec import (
     CELLS,
     CONVENTIONS,
     DTYPES,
@@ -24,8 +24,8 @@ from .spec import (
     SpecError,
     skeleton,
 )
+from ..units import parse_count
 from .streams import emit
-from .units import parse_count
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -279,7 +279,7 @@ def format_option(*choices: str) -> Callable[[F], F]:
 
 def bytes_callback(ctx: click.Context, param: click.Parameter, value: str) -> int:
     """Parse a size such as ``512MiB`` for an option, or fail as a usage error."""
-    from .units import parse_bytes
+    from ..units import parse_bytes
 
     try:
         return parse_bytes(value)

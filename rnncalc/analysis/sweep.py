@@ -15,10 +15,10 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 
-from . import shapes
+from ..model import shapes
+from ..model.shapes import Term
+from ..model.spec import DTYPE_BYTES, ModelSpec, Outputs, skeleton
 from .ranges import Sizes
-from .shapes import Term
-from .spec import DTYPE_BYTES, ModelSpec, Outputs, skeleton
 
 #: Sweepable sizes: ModelSpec field -> letter in the shape list's symbols.
 SIZES = {

@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from .counts import count_params
+from ..analysis.counts import count_params
 from .options import (
     color_option,
     command,
@@ -65,11 +65,11 @@ def params(
     if quiet:
         emit(f"{report.rnn.total}\n")
         return
-    from . import render
+    from ..render import params as render
 
     explanation = None
     if explain_:
-        from .formulas import explain
+        from ..analysis.formulas import explain
 
         explanation = explain(report)
     if fmt == "json":

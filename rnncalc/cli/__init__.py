@@ -16,7 +16,8 @@ from typing import Any
 
 import click
 
-from . import __version__, streams
+from .. import __version__
+from . import streams
 from .options import CONTEXT
 
 #: Exit status after Ctrl-C, as shells report a process ended by SIGINT.
@@ -24,12 +25,12 @@ INTERRUPTED = 130
 
 #: Command name -> "module:attribute" of its click command.
 COMMANDS = {
-    "params": "rnncalc.params_command:params",
-    "forward": "rnncalc.forward_command:forward",
-    "cost": "rnncalc.cost_command:cost",
-    "sweep": "rnncalc.sweep_command:sweep",
-    "fit": "rnncalc.fit_command:fit",
-    "diagram": "rnncalc.diagram_command:diagram",
+    "params": "rnncalc.cli.params:params",
+    "forward": "rnncalc.cli.forward:forward",
+    "cost": "rnncalc.cli.cost:cost",
+    "sweep": "rnncalc.cli.sweep:sweep",
+    "fit": "rnncalc.cli.fit:fit",
+    "diagram": "rnncalc.cli.diagram:diagram",
 }
 
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .render import draw, to_json
+from ..units import format_duration
+from .params import draw, to_json
 from .tables import Column, Table
-from .units import format_duration
 
 if TYPE_CHECKING:
-    from .forward import Check, ForwardReport
+    from ..engine.run import Check, ForwardReport
 
 
 def forward_json(report: ForwardReport) -> str:

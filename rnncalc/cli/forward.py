@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from . import shapes
+from ..model import shapes
 from .options import (
     batch_option,
     bytes_callback,
@@ -33,10 +33,10 @@ from .options import (
 from .streams import emit, message
 
 if TYPE_CHECKING:
-    from .forward import Array, ForwardReport, RunResult
-    from .npyfile import NpzArchive
-    from .savefile import Reservation
-    from .spec import ModelSpec
+    from ..engine.run import Array, ForwardReport, RunResult
+    from ..formats.npy import NpzArchive
+    from ..formats.save import Reservation
+    from ..model.spec import ModelSpec
 
 #: Names accepted by --hidden-activation and --output-activation (rnncalc.forward implements
 #: them; the names live here so that parsing options does not import numpy).
@@ -138,7 +138,7 @@ def forward(
       rnncalc forward -B 64 -T 100 -I 128 -H 256 --repeat 20 -f json | jq .timing
       rnncalc forward --check --weights w.npz --inputs x.npy --save out.npz
     """
-    from .savefile import reserve
+    from ..formats.save import reserve
 
     quiet_alone(ctx, "fmt")
     with contextlib.ExitStack() as stack:
@@ -151,7 +151,7 @@ def forward(
         if save is not None:
             _save(save, result)
     # Output comes after the file is in place: a closed pipe cannot leave half a file.
-    from .render_forward import forward_json, forward_table
+    from ..render.forward import forward_json, forward_table
 
     if fmt == "json":
         emit(forward_json(report))
@@ -186,7 +186,7 @@ def _run(
     ctx: click.Context, check: bool, files: _Files, options: dict[str, Any]
 ) -> tuple[ForwardReport, RunResult | None]:
     """Read the files, settle the model, check its memory, and run it."""
-    from . import forward as fw
+    from ..engine import run as fw
 
     model = {f: options.pop(f) for f in MODEL_FIELDS}
     sizes = _read_files(ctx, files, {f: options.pop(f) for f in SIZE_FIELDS}, model)
@@ -217,7 +217,7 @@ def _run(
 
 def _matched_weights(archive: NpzArchive, spec: ModelSpec) -> dict[str, Array]:
     """Read the archive's arrays that the model's weights are, by the weights' names."""
-    from .weightfiles import match_weights
+    from ..formats.weights import match_weights
 
     with file_errors("--weights"):
         keys, unknown = match_weights(archive.path, archive.declared, shapes.rnn_weights(spec))
@@ -236,8 +236,8 @@ def _read_files(
     (checked on what the headers declare, before reading), and settle the sizes with the
     options.
     """
-    from . import weightfiles
-    from .npyfile import open_npz
+    from ..formats import weights as weightfiles
+    from ..formats.npy import open_npz
 
     found: weightfiles.Found = {}
     budget = files.max_memory
@@ -263,7 +263,7 @@ def _read_files(
 
 def _save(save: Reservation, result: RunResult | None) -> None:
     """Write the run's arrays over the reserved target, or say why nothing was written."""
-    from .weightfiles import write_npz
+    from ..formats.weights import write_npz
 
     if result is None:
         emit(message(f"rnncalc: nothing saved to {save.path}: the pass failed") + "\n", err=True)

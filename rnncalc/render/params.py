@@ -11,8 +11,8 @@ import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from .counts import place
-from .shapes import ROLE_DESCRIPTIONS, by_group
+from ..analysis.counts import place
+from ..model.shapes import ROLE_DESCRIPTIONS, by_group
 from .tables import Column, Table, cell_width
 
 if TYPE_CHECKING:
@@ -21,10 +21,10 @@ if TYPE_CHECKING:
     #: What comes around a table: rich text, or another table.
     Note = RenderableType | Table
 
-    from .counts import ParamsReport
-    from .formulas import Explanation
-    from .shapes import Weight
-    from .spec import ModelSpec
+    from ..analysis.counts import ParamsReport
+    from ..analysis.formulas import Explanation
+    from ..model.shapes import Weight
+    from ..model.spec import ModelSpec
 
 # json.dumps(indent=2) puts each number of a shape on its own line; keep shapes on one.
 _NUMBER_LIST = re.compile(r"\[\n\s+(\d+(?:,\n\s+\d+)*)\n\s+\]")
@@ -116,7 +116,7 @@ def params_table(
     """
     from rich.text import Text
 
-    from .units import format_bytes
+    from ..units import format_bytes
 
     table = Table(
         [

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-from .spec import ModelSpec, SpecError, check_int, smallest
+from ..model.spec import ModelSpec, SpecError, check_int, smallest
 from .sweep import SIZES, compiled, structure
 
 #: The sizes ``fit`` can solve for, by ModelSpec field (T never enters the RNN's count).

@@ -10,8 +10,8 @@ import math
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from .render import draw
-from .sweep import COLUMNS, SIZES
+from ..analysis.sweep import COLUMNS, SIZES
+from .params import draw
 from .tables import Column, Table, styled
 
 Row = tuple[int | float, ...]

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Sequence
 
-from .units import NUMBER, parse_count, quote
+from ..units import NUMBER, parse_count, quote
 
 _RANGE = re.compile(rf"({NUMBER}[a-zA-Z]*)\.\.({NUMBER}[a-zA-Z]*)(?::([+x])({NUMBER}[a-zA-Z]*))?")
 

@@ -11,9 +11,9 @@ from dataclasses import asdict, dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal
 
-from . import shapes
-from .shapes import Term, Weight
-from .spec import DTYPE_BYTES, ModelSpec
+from ..model import shapes
+from ..model.shapes import Term, Weight
+from ..model.spec import DTYPE_BYTES, ModelSpec
 
 if TYPE_CHECKING:
     from .formulas import Explanation

@@ -36,7 +36,7 @@ def diagram(ctx: click.Context, /, outputs: str, **model: Any) -> None:
       rnncalc diagram -c lstm -L 2 --bidirectional -T 20
       rnncalc diagram -T 5 --outputs all
     """
-    from .diagram import diagram as draw_diagram
+    from ..render.diagram import diagram as draw_diagram
 
     spec = model_spec(ctx, **model)
     if not spec.has_output_layer:

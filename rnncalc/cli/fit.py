@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from .fit import SOLVABLE
+from ..analysis.fit import SOLVABLE
 from .options import (
     choice_option,
     color_option,
@@ -64,9 +64,9 @@ def fit(
       rnncalc fit --budget 100k --solve layers -H 64 -f json
       h=$(rnncalc fit --budget 1M -q)
     """
-    from .fit import fit as solve_fit
-    from .spec import DTYPE_BYTES, smallest
-    from .units import parse_bytes, parse_count
+    from ..analysis.fit import fit as solve_fit
+    from ..model.spec import DTYPE_BYTES, smallest
+    from ..units import parse_bytes, parse_count
 
     quiet_alone(ctx, "fmt")
     if (budget is None) == (budget_bytes is None):
@@ -93,7 +93,7 @@ def fit(
     model[field] = smallest(field, model["proj_size"])  # the answer; any valid value here
     result = solve_fit(model_spec(ctx, **model), field, limit)
     if fmt == "json":
-        from .render import to_json
+        from ..render.params import to_json
 
         data = result.to_dict()
         if budget_bytes is not None:
@@ -104,7 +104,7 @@ def fit(
     elif quiet:
         emit(f"{result.value}\n")
     else:
-        from .render_fit import fit_table
+        from ..render.fit import fit_table
 
         echo_table(lambda color, width: fit_table(result, color=color, width=width))
     if not result.fits:

@@ -9,8 +9,8 @@ and L.  Standard library only.
 
 from __future__ import annotations
 
-from .shapes import layer_inputs
-from .spec import ModelSpec
+from ..model.shapes import layer_inputs
+from ..model.spec import ModelSpec
 
 FOLD_AFTER = 8
 FOLD_LAYERS_AFTER = 4

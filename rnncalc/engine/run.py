@@ -19,9 +19,13 @@ from typing import Any, Literal, Protocol
 
 import numpy as np
 
-from . import engine, shapes
-from .counts import count_params
-from .engine import (
+from .. import engine
+from ..analysis.counts import count_params
+from ..model import shapes
+from ..model.shapes import Weight
+from ..model.spec import OUTPUTS, ModelSpec, Outputs, SpecError, check_int
+from ..units import format_bytes
+from . import (
     HIDDEN_ACTIVATIONS,
     OUTPUT_ACTIVATIONS,
     Array,
@@ -30,9 +34,6 @@ from .engine import (
     network_forward,
     stepwise_forward,
 )
-from .shapes import Weight
-from .spec import OUTPUTS, ModelSpec, Outputs, SpecError, check_int
-from .units import format_bytes
 
 __all__ = [
     "HIDDEN_ACTIVATIONS",
@@ -290,7 +291,7 @@ def pass_flops(spec: ModelSpec, batch: int, outputs: Outputs) -> int:
     """Matmul FLOPs of one pass: 2 per multiply-accumulate as :mod:`rnncalc.cost` counts them
     (for the vanilla RNN 2*B*T*(I*H + H*H), plus the output layer once or at each step).
     """
-    from .cost import estimate_cost
+    from ..analysis.cost import estimate_cost
 
     return 2 * estimate_cost(spec, batch, outputs).rnn.compute.matmul_macs
 

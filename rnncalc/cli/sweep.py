@@ -22,7 +22,7 @@ from .options import (
 )
 
 if TYPE_CHECKING:
-    from .ranges import Sizes
+    from ..analysis.ranges import Sizes
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -49,7 +49,7 @@ def range_options(func: F) -> F:
 
 def _parse(minimum: int) -> Callable[[click.Context, click.Parameter, str], Sizes]:
     def callback(ctx: click.Context, param: click.Parameter, value: str) -> Sizes:
-        from .ranges import parse_sizes
+        from ..analysis.ranges import parse_sizes
 
         try:
             return parse_sizes(value, minimum)
@@ -86,14 +86,14 @@ def sweep(
       rnncalc sweep -T 1..20 --plot                 # RNN against dense, log scale
       rnncalc sweep -H 32..256:+32 -I 64,128 -f json
     """
-    from . import sweep as engine
+    from ..analysis import sweep as engine
 
     if plot:
         refuse_if_given(ctx, "fmt", "--plot draws a chart, which has no other format")
         refuse_if_given(ctx, "with_cost", "--plot charts parameter totals only")
     if not with_cost:
         refuse_if_given(ctx, "outputs", "it counts the output layer's MACs, shown with --cost")
-    from .render_sweep import csv_lines, json_document, json_lines, sweep_plot, sweep_table
+    from ..render.sweep import csv_lines, json_document, json_lines, sweep_plot, sweep_table
 
     swept = {f: options.pop(f) for f in engine.SIZES}
     # The template holds the model options; the largest hidden size passes any check

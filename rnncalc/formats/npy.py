@@ -27,7 +27,7 @@ from typing import Any, cast
 import numpy as np
 import numpy.typing as npt
 
-from .units import format_bytes
+from ..units import format_bytes
 
 Array = npt.NDArray[Any]
 

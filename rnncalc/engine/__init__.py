@@ -31,8 +31,8 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
-from . import shapes
-from .spec import GATES, ModelSpec, Outputs
+from ..model import shapes
+from ..model.spec import GATES, ModelSpec, Outputs
 
 Array = npt.NDArray[Any]
 #: Told of steps done, for a progress bar.

@@ -69,8 +69,8 @@ def cost(
         raise click.UsageError("--explain adds text; use it with --format table or json, not csv.")
     if fmt == "json":
         refuse_if_given(ctx, "explain_", "the JSON holds every formula with its numbers anyway")
-    from .cost import estimate_cost
-    from .render_cost import cost_csv, cost_json, cost_table
+    from ..analysis.cost import estimate_cost
+    from ..render.cost import cost_csv, cost_json, cost_table
 
     spec = model_spec(ctx, **model)
     if not spec.has_output_layer:

@@ -28,10 +28,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-from . import shapes
+from ..model import shapes
+from ..model.shapes import BIAS_ROLES, Term, Weight
+from ..model.spec import DTYPE_BYTES, DTYPES, OUTPUTS, ModelSpec, Outputs, SpecError, check_int
 from .counts import count_params
-from .shapes import BIAS_ROLES, Term, Weight
-from .spec import DTYPE_BYTES, DTYPES, OUTPUTS, ModelSpec, Outputs, SpecError, check_int
 
 #: Element-wise operations per hidden unit per step and direction, each named.
 ELEMENTWISE: dict[str, tuple[tuple[str, int], ...]] = {

@@ -14,10 +14,10 @@ from typing import Any, BinaryIO, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from . import shapes
-from .npyfile import ArrayFileError, read_npy
-from .shapes import Weight
-from .spec import ModelSpec, skeleton
+from ..model import shapes
+from ..model.shapes import Weight
+from ..model.spec import ModelSpec, skeleton
+from .npy import ArrayFileError, read_npy
 
 Array = npt.NDArray[Any]
 
