@@ -7,14 +7,14 @@ from typing import TYPE_CHECKING
 
 from ..analysis.cost import FLOPS_CONVENTION
 from ..units import format_bytes
-from .params import describe, draw, to_json
 from .tables import Column, Table
+from .text import describe, draw, to_json
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
 
     from ..analysis.cost import CostReport, Line
-    from .params import Note
+    from .text import Note
 
 
 def cost_json(report: CostReport) -> str:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .params import draw, model_words
 from .tables import Column, Table
+from .text import draw, model_words
 
 if TYPE_CHECKING:
     from ..analysis.fit import Fit

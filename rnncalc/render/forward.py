@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..units import format_duration
-from .params import draw, to_json
 from .tables import Column, Table
+from .text import draw, to_json
 
 if TYPE_CHECKING:
     from ..engine.run import Check, ForwardReport

@@ -1,78 +1,33 @@
-"""Turn reports into text: a rich table for people, JSON and CSV for scripts.
+"""``params``'s report as a table for people, and as JSON and CSV for scripts.
 
-No arithmetic happens here beyond formatting.  rich is imported only inside the function
-that draws a table, so the JSON and CSV paths start as fast as click itself.
+No arithmetic happens here beyond formatting.
 """
 
 from __future__ import annotations
 
 import io
-import re
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ..analysis.counts import place
 from ..model.shapes import ROLE_DESCRIPTIONS, by_group
-from .tables import Column, Table, cell_width
+from .tables import Column, Table
+from .text import describe, draw, to_json
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
 
-    #: What comes around a table: rich text, or another table.
-    Note = RenderableType | Table
-
     from ..analysis.counts import ParamsReport
     from ..analysis.formulas import Explanation
     from ..model.shapes import Weight
-    from ..model.spec import ModelSpec
-
-# json.dumps(indent=2) puts each number of a shape on its own line; keep shapes on one.
-_NUMBER_LIST = re.compile(r"\[\n\s+(\d+(?:,\n\s+\d+)*)\n\s+\]")
-_LIST_BREAK = re.compile(r",\n\s+")
+    from .text import Note
 
 MODEL_TITLES = {"rnn": "RNN", "dense": "Dense"}
 GROUP_TITLES = {"recurrent": "recurrent layer", "hidden": "hidden layer", "output": "output layer"}
-CELL_TITLES = {"rnn": "vanilla RNN", "lstm": "LSTM", "gru": "GRU"}
-
-
-def describe(spec: ModelSpec, what: str = "Parameters") -> str:
-    """One line naming the sizes and the model, e.g. for a table's title:
-    ``Parameters for T=3, I=4, H=3, O=1: vanilla RNN, seed convention``.
-    """
-    sizes = f"T={spec.timesteps}, I={spec.input_size}, H={spec.hidden_size}, O={spec.output_size}"
-    return f"{what} for {sizes}: {model_words(spec)}"
-
-
-def model_words(spec: ModelSpec) -> str:
-    """The model in words: ``LSTM, 2 layers, bidirectional, pytorch convention``."""
-    parts = [CELL_TITLES[spec.cell]]
-    if spec.layers > 1:
-        parts.append(f"{spec.layers} layers")
-    if spec.bidirectional:
-        parts.append("bidirectional")
-    parts.append(f"{spec.convention} convention")
-    if spec.notation == "concat":
-        parts.append("concat notation")
-    if spec.proj_size:
-        parts.append(f"P={spec.proj_size}")
-    if spec.cell == "gru" and spec.convention == "keras":
-        parts.append("reset_after" if spec.reset_after else "no reset_after")
-    if not spec.bias:
-        parts.append("no bias")
-    return ", ".join(parts)
 
 
 def params_json(report: ParamsReport, explanation: Explanation | None = None) -> str:
     """:meth:`ParamsReport.to_dict` as indented JSON."""
     return to_json(report.to_dict(explanation))
-
-
-def to_json(data: dict[str, Any]) -> str:
-    """Indented JSON with each list of numbers (a shape) kept on one line."""
-    import json
-
-    text = json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False)
-    return _NUMBER_LIST.sub(lambda m: "[" + _LIST_BREAK.sub(", ", m[1]) + "]", text) + "\n"
 
 
 def params_csv(report: ParamsReport) -> str:
@@ -173,68 +128,6 @@ def _explanation_text(explanation: Explanation) -> RenderableType:
 
 #: Beyond this many terms the seed-style formula of a whole model is summarised.
 _LONGEST_FORMULA = 24
-
-
-def draw(
-    table: Table,
-    notes: Sequence[Note],
-    *,
-    color: bool,
-    width: int | None,
-    header: RenderableType | None = None,
-    title: str | None = None,
-) -> str:
-    """Draw an optional header, the table (its title wrapped to its width), then the notes.
-
-    Without a width (output is not a terminal) the tables keep their natural width, so no
-    column ever wraps, and the header and notes wrap at that width (at least 80).  With a
-    width, the tables fit it (see :mod:`rnncalc.tables`) and a note names the columns left
-    out, if any.
-    """
-    from rich.text import Text
-
-    lines, dropped = table.draw(width, color)
-    table_width = cell_width(lines[0])
-    wrap = width if width is not None else max(80, table_width)
-    parts = []
-    if header is not None:
-        parts.append(_printed(header, wrap, color))
-    if title is not None:
-        parts.append(_printed(Text(title, style="italic"), table_width, color))
-    parts.append("\n".join(lines) + "\n")
-    for note in notes:
-        if isinstance(note, Table):
-            note_lines, note_dropped = note.draw(width, color)
-            parts.append("\n".join(note_lines) + "\n")
-            dropped += note_dropped
-        else:
-            parts.append(_printed(note, wrap, color))
-    if dropped:
-        left_out = Text(
-            f"Left out to fit {width} columns: {', '.join(dropped)}; widen the terminal, or "
-            "see every column with --format json.",
-            style="dim",
-        )
-        parts.append(_printed(left_out, wrap, color))
-    return "".join(line.rstrip() + "\n" for line in "".join(parts).splitlines())
-
-
-def _printed(renderable: RenderableType, width: int, color: bool) -> str:
-    """Rich text wrapped at ``width``, with ANSI styles when ``color``."""
-    from rich.console import Console
-
-    buffer = io.StringIO()
-    console = Console(
-        file=buffer,
-        width=width,
-        force_terminal=color,
-        no_color=not color,
-        highlight=False,
-        markup=False,
-        emoji=False,
-    )
-    console.print(renderable)
-    return buffer.getvalue()
 
 
 def _role(w: Weight) -> str:

@@ -11,8 +11,8 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from ..analysis.sweep import COLUMNS, SIZES
-from .params import draw
 from .tables import Column, Table, styled
+from .text import draw
 
 Row = tuple[int | float, ...]
 
