@@ -20,7 +20,7 @@ from rnncalc.engine.run import (
     PassFailed,
     RunOptions,
     Workspace,
-    estimate_bytes,
+    init_weights,
     pass_flops,
     rnn_forward,
     run,
@@ -114,17 +114,36 @@ def test_pass_flops_counts_each_matmul() -> None:
     assert pass_flops(ModelSpec(), 2, "all") == 252 + 36
 
 
-def test_estimate_bytes_seed_example() -> None:
-    # B=2, T=3, I=4, H=S=3, G=D=L=1, O=1.  Kept: weights twice 2·28, x B·T·I = 24, y 2, and
-    # per direction projections B·T·G·H = 18, states (T+1)·B·(S+1) = 32, [W_h; b_h]
-    # (S+1)·G·H = 12: 144 elements.  Passing: scratch 2·B·G·H = 12.
-    two = RunOptions(batch_size=2)
-    assert estimate_bytes(ModelSpec(), two, check=False) == (144 + 12) * 8
-    assert estimate_bytes(ModelSpec(), replace(two, dtype="float32"), check=False) == 156 * 4
-    # The check passes through the larger of a step-by-step pass, 3·B·T·D·S + B·T·S + the
-    # seed's stacked weights = 54 + 18 + 28 = 100, and the dense equivalent, its weights
-    # 127 + (L+1)·B·T·D·H = 36 + 2·B·O = 4: 167.
-    assert estimate_bytes(ModelSpec(), two, check=True) == (144 + 167) * 8
+@pytest.mark.parametrize(
+    "spec",
+    [
+        ModelSpec(),
+        ModelSpec(cell="lstm", layers=3, bidirectional=True, hidden_size=5),
+        ModelSpec(cell="lstm", convention="pytorch", proj_size=2, hidden_size=4, layers=2),
+        ModelSpec(cell="gru", convention="keras", layers=2, output_size=0),
+    ],
+)
+def test_the_workspace_holds_exactly_the_planned_buffers(spec: ModelSpec) -> None:
+    # estimate_bytes counts these same buffers: if the pass allocated others, the plan (and
+    # so the estimate) would be wrong, and this fails.
+    from rnncalc.engine import assemble, network_forward
+    from rnncalc.engine.fast import direction_buffers, layer_outputs
+
+    b, t = 3, spec.timesteps
+    weights = init_weights(shapes.rnn_weights(spec), np.random.default_rng(0), "float64")
+    workspace = Workspace()
+    x = np.ones((b, t, spec.input_size))
+    network_forward(assemble(spec, weights, x.dtype), x, workspace=workspace)
+    width, state = spec.gates * spec.hidden_size, spec.state_size
+    planned: dict[str, tuple[int, ...]] = {}
+    for layer in range(spec.layers):
+        for d in range(spec.directions):
+            for name, shape in direction_buffers(b, t, state, width).items():
+                planned[f"{name}{layer}.{d}"] = shape
+        outputs = layer_outputs(b, t, state, spec.directions)
+        if outputs is not None:
+            planned[f"out{layer}"] = outputs
+    assert workspace.shapes() == planned
 
 
 def test_same_seed_same_numbers_other_seed_other_numbers() -> None:
@@ -244,7 +263,7 @@ def test_threaded_pass_equals_single_threaded(threads: int) -> None:
 
 
 def test_batch_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
-    from rnncalc import engine
+    from rnncalc.engine import threads as engine
 
     assert engine.batch_chunks(9, 512, 2) == [slice(0, 4), slice(4, 9)]
     assert engine.batch_chunks(1, 512, 4) == [slice(0, 1)]

@@ -1,0 +1,327 @@
+"""The fast pass, and why it is fast:
+
+1. One GEMM per layer and direction projects the inputs of every timestep at once
+   (x W_x + b_x over B*T rows), so a step is left with the recurrent product alone.
+2. The recurrent bias rides in that product: states carry a column of ones, and each step
+   is one GEMM of [h_{t-1}, 1] with [W_h; b_h].
+3. Every buffer is allocated before the time loop (a :class:`Workspace` keeps them across
+   repeated passes) and every operation writes in place (``out=``): no allocation per step.
+4. States are time-major, (T+1, B, S+1), so each step reads and writes contiguous rows.
+5. An LSTM's gates are reordered i, f, o, g with the sigmoid gates pre-halved, so that one
+   tanh serves all four: sigma(v) = (1 + tanh(v/2)) / 2.
+6. A GRU's sigmoids take the same tanh, in place, and its blend h = n + z*(h - n) needs
+   one scratch row.
+7. A large batch is split across threads, each running single-threaded BLAS on its share,
+   when each share's step has at least 2^20 multiply-adds (:mod:`.threads`).
+
+The buffers are named by :func:`direction_buffers`, :func:`layer_outputs` and
+:func:`passing_buffers`, which :func:`rnncalc.engine.run.estimate_bytes` reads too: the
+memory estimate is this plan, not a copy of it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..model.spec import Outputs
+from .activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
+from .assemble import DirectionParams, Network
+from .threads import batch_chunks, single_threaded_blas
+from .types import Advance, Array
+
+#: Steps between reports to ``advance``.
+ADVANCE_EVERY = 256
+
+
+def _gate_sigmoid(a: Array) -> None:
+    # sigma(a) = (1 + tanh(a/2)) / 2, in place and without temporaries: gates are mixed
+    # into sums, where its absolute error (~1e-16) is what matters.
+    a *= 0.5
+    np.tanh(a, out=a)
+    a *= 0.5
+    a += 0.5
+
+
+def direction_buffers(batch: int, steps: int, state: int, width: int) -> dict[str, tuple[int, ...]]:
+    """What one direction of one layer keeps in the workspace: its states with a column of
+    ones for the folded bias, time-major (``hs``); its input projections (``z``); and
+    [W_h; b_h] (``w``).  ``state`` is S (H, or P with a projection), ``width`` G*H.
+    """
+    return {
+        "hs": (steps + 1, batch, state + 1),
+        "z": (batch, steps, width),
+        "w": (state + 1, width),
+    }
+
+
+def layer_outputs(batch: int, steps: int, state: int, directions: int) -> tuple[int, ...] | None:
+    """A layer's outputs side by side, (B, T, D*S), when it has two directions; None when it
+    has one, whose outputs are a view of its states.
+    """
+    return (batch, steps, directions * state) if directions > 1 else None
+
+
+def passing_buffers(
+    batch: int, steps: int, state: int, width: int, inputs: int, lstm: bool, view_input: bool
+) -> dict[str, tuple[int, ...]]:
+    """What one direction allocates while it runs, and frees after: two scratch rows and
+    the cell state; for an LSTM, W_x, b_x and [W_h; b_h] in the fused gate order; and a
+    contiguous copy of its input when that is a view (``view_input``: the states of a
+    one-direction layer below).  ``inputs`` is the direction's input width.
+    """
+    buffers = {"scratch": (2, batch, width), "cell state": (batch, width // 4 if lstm else 1)}
+    if lstm:
+        buffers["gate order"] = (inputs + state + 2, width)
+    if view_input:
+        buffers["input copy"] = (batch, steps, inputs)
+    return buffers
+
+
+class Workspace:
+    """Buffers reused by repeated passes, so that timing measures arithmetic, not allocation."""
+
+    def __init__(self) -> None:
+        self._arrays: dict[str, Array] = {}
+
+    def shapes(self) -> dict[str, tuple[int, ...]]:
+        """The shape of every buffer held, by name."""
+        return {name: array.shape for name, array in self._arrays.items()}
+
+    def get(self, name: str, shape: tuple[int, ...], dtype: np.dtype[Any]) -> Array:
+        """An uninitialised array of this shape and dtype, the same one on every call."""
+        array = self._arrays.get(name)
+        if array is None or array.shape != shape or array.dtype != dtype:
+            array = self._arrays[name] = np.empty(shape, dtype)
+        return array
+
+
+def network_forward(
+    net: Network,
+    x: Array,
+    hidden_activation: str = "tanh",
+    output_activation: str = "identity",
+    outputs: Outputs = "last",
+    workspace: Workspace | None = None,
+    threads: int | None = None,
+    advance: Advance | None = None,
+) -> tuple[Array, Array | None]:
+    """The fast pass: the top layer's outputs (B, T, D*H) and y ((B, O), (B, T, O) or None).
+
+    Per layer and direction, one GEMM projects the inputs of all timesteps; each step is
+    then one GEMM of [h_{t-1}, 1] with [W_h; b_h] (the recurrent bias folded in), the
+    cell's element-wise work, in preallocated buffers.  A large batch is split across
+    ``threads`` threads (default: one per CPU), each running single-threaded BLAS on its
+    share.  The returned arrays may be views into ``workspace``.  ``advance``, if given,
+    hears of the steps done, every few hundred (L*D*T in all).
+    """
+    ws = workspace or Workspace()
+    batch, steps, _ = x.shape
+    dtype = np.result_type(x, net.layers[0][0].w_x)
+    size = net.state_size
+    layer_input = x
+    for index, layer in enumerate(net.layers):
+        states = []
+        for d, params in enumerate(layer):
+            key = f"{index}.{d}"
+            shapes = direction_buffers(batch, steps, size, params.w_x.shape[1])
+            hs = ws.get("hs" + key, shapes["hs"], dtype)
+            _run_direction(
+                net, params, layer_input, hs, d == 1, hidden_activation, ws, key, threads, advance
+            )
+            rows = slice(0, steps) if d == 1 else slice(1, steps + 1)
+            states.append(hs[rows, :, :size])  # (T, B, size), time-major
+        outputs_shape = layer_outputs(batch, steps, size, len(states))
+        if outputs_shape is None:
+            top = states[0].transpose(1, 0, 2)
+        else:
+            top = ws.get(f"out{index}", outputs_shape, dtype)
+            for d, state in enumerate(states):
+                top[:, :, d * size : (d + 1) * size] = state.transpose(1, 0, 2)
+        layer_input = top
+    return layer_input, _head(net, layer_input, output_activation, outputs)
+
+
+def _head(net: Network, top: Array, activation: str, outputs: Outputs) -> Array | None:
+    """y from the top layer: at every step, or from each direction's final state."""
+    if net.head is None:
+        return None
+    w_y, b_y = net.head
+    features = top if outputs == "all" else _final_states(top, len(net.layers[-1]))
+    y = features @ w_y
+    y += b_y
+    OUTPUT_ACTIVATIONS[activation](y)
+    return y
+
+
+def _final_states(top: Array, directions: int) -> Array:
+    """Each direction's state after reading the whole sequence: forward's at the last step,
+    backward's at the first (as PyTorch's h_n and Keras's Bidirectional return them).
+    """
+    last = top[:, -1].copy()
+    if directions == 2:
+        size = top.shape[2] // 2
+        last[:, size:] = top[:, 0, size:]
+    return last
+
+
+def _run_direction(
+    net: Network,
+    p: DirectionParams,
+    x: Array,
+    hs: Array,
+    reverse: bool,
+    hidden_activation: str,
+    ws: Workspace,
+    key: str,
+    threads: int | None,
+    advance: Advance | None,
+) -> None:
+    batch, steps, inputs = x.shape
+    width = p.w_x.shape[1]
+    size = hs.shape[2] - 1
+    dtype = hs.dtype
+    shapes = direction_buffers(batch, steps, size, width)
+    z = ws.get("z" + key, shapes["z"], dtype)
+    w_aug = ws.get("w" + key, shapes["w"], dtype)
+    w_aug[:-1] = p.w_h
+    w_aug[-1] = p.b_h
+    w_x, b_x = p.w_x, p.b_x
+    if net.cell == "lstm":
+        w_x, b_x, w_aug[:] = (_lstm_layout(a) for a in (w_x, b_x, w_aug))
+    hs[:, :, size] = 1
+    hs[steps if reverse else 0, :, :size] = 0
+    step = _STEPS[net.cell if net.cell != "gru" else ("gru" if net.reset_after else "gru_before")]
+    f_h = HIDDEN_ACTIVATIONS[hidden_activation]
+
+    def recur(rows: slice) -> None:
+        n = rows.stop - rows.start
+        chunk_z = z[rows].reshape(n * steps, width)
+        np.matmul(x[rows].reshape(n * steps, inputs), w_x, out=chunk_z)
+        chunk_z += b_x
+        own = passing_buffers(n, steps, size, width, inputs, net.cell == "lstm", False)
+        chunk = _Chunk(
+            p, w_aug, np.zeros(own["cell state"], dtype), np.empty(own["scratch"], dtype), f_h
+        )
+        order = range(steps - 1, -1, -1) if reverse else range(steps)
+        report = advance if rows.start == 0 else None  # one share of the batch tells
+        for done, t in enumerate(order, 1):
+            prev, cur = (t + 1, t) if reverse else (t, t + 1)
+            step(chunk, z[rows, t], hs[prev, rows], hs[cur, rows, :size])
+            if report is not None and done % ADVANCE_EVERY == 0:
+                report(ADVANCE_EVERY)
+        if report is not None:
+            report(steps % ADVANCE_EVERY)
+
+    chunks = batch_chunks(batch, width * p.w_h.shape[0], threads)
+    if len(chunks) == 1:
+        recur(chunks[0])
+    else:
+        with single_threaded_blas(), ThreadPoolExecutor(len(chunks)) as pool:
+            for done in [pool.submit(recur, rows) for rows in chunks]:
+                done.result()
+
+
+@dataclass(frozen=True)
+class _Chunk:
+    """What every step of one direction needs for its rows of the batch: the parameters,
+    [W_h; b_h], the LSTM's cell state, two scratch rows and f_h.
+    """
+
+    p: DirectionParams
+    w_aug: Array
+    c: Array
+    scratch: Array
+    f_h: Callable[[Array], None]
+
+
+StepFunction = Callable[[_Chunk, Array, Array, Array], None]
+
+
+def _rnn_step(k: _Chunk, z: Array, prev: Array, out: Array) -> None:
+    np.matmul(prev, k.w_aug, out=out)
+    out += z
+    k.f_h(out)
+
+
+def _lstm_layout(a: Array) -> Array:
+    """Gate columns i, f, g, o reordered to i, f, o, g, the sigmoid gates halved: then one
+    tanh serves all four, as sigma(v) = (1 + tanh(v/2)) / 2.
+    """
+    h = a.shape[-1] // 4
+    out = np.empty_like(a)
+    for k, (source, scale) in enumerate(((0, 0.5), (1, 0.5), (3, 0.5), (2, 1.0))):
+        np.multiply(a[..., source * h : (source + 1) * h], scale, out=out[..., k * h : (k + 1) * h])
+    return out
+
+
+def _lstm_step(k: _Chunk, z: Array, prev: Array, out: Array) -> None:
+    a, c = k.scratch[0], k.c
+    h = c.shape[1]
+    np.matmul(prev, k.w_aug, out=a)
+    a += z
+    np.tanh(a, out=a)  # tanh(v/2) for i, f, o; tanh(v) for g (see _lstm_layout)
+    gates = a[:, : 3 * h]
+    gates *= 0.5
+    gates += 0.5
+    c *= a[:, h : 2 * h]
+    g = a[:, 3 * h :]
+    g *= a[:, :h]
+    c += g
+    cell_out = k.scratch[1][:, :h]
+    np.tanh(c, out=cell_out)
+    o = a[:, 2 * h : 3 * h]
+    if k.p.w_hr is None:
+        np.multiply(o, cell_out, out=out)
+    else:
+        cell_out *= o
+        np.matmul(cell_out, k.p.w_hr, out=out)
+
+
+def _gru_step(k: _Chunk, z: Array, prev: Array, out: Array) -> None:
+    a = k.scratch[0]
+    h = a.shape[1] // 3
+    np.matmul(prev, k.w_aug, out=a)  # h W_h + b_h
+    gates = a[:, : 2 * h]
+    gates += z[:, : 2 * h]
+    _gate_sigmoid(gates)
+    n = a[:, 2 * h :]
+    n *= a[:, :h]  # r * (h W_hn + b_hn)
+    n += z[:, 2 * h :]
+    np.tanh(n, out=n)
+    _blend(n, a[:, h : 2 * h], prev[:, :h], out, k.scratch[1][:, :h])
+
+
+def _gru_before_step(k: _Chunk, z: Array, prev: Array, out: Array) -> None:
+    a = k.scratch[0]
+    h = a.shape[1] // 3
+    gates = a[:, : 2 * h]
+    np.matmul(prev, k.w_aug[:, : 2 * h], out=gates)
+    gates += z[:, : 2 * h]
+    _gate_sigmoid(gates)
+    reset = k.scratch[1][:, :h]
+    np.multiply(a[:, :h], prev[:, :h], out=reset)  # r * h
+    n = a[:, 2 * h :]
+    np.matmul(reset, k.p.w_h[:, 2 * h :], out=n)
+    n += z[:, 2 * h :]
+    np.tanh(n, out=n)
+    _blend(n, a[:, h : 2 * h], prev[:, :h], out, reset)
+
+
+def _blend(n: Array, update: Array, h: Array, out: Array, scratch: Array) -> None:
+    """out = (1 - z)*n + z*h, written as n + z*(h - n)."""
+    np.subtract(h, n, out=scratch)
+    scratch *= update
+    np.add(n, scratch, out=out)
+
+
+_STEPS: dict[str, StepFunction] = {
+    "rnn": _rnn_step,
+    "lstm": _lstm_step,
+    "gru": _gru_step,
+    "gru_before": _gru_before_step,
+}

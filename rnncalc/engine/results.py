@@ -1,0 +1,173 @@
+"""What a forward run takes and gives: its options, its checks, its report and arrays, and
+how it tells its progress.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any, Literal, Protocol
+
+from ..model.spec import OUTPUTS, ModelSpec, Outputs, SpecError, check_int
+from .activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
+from .types import Array
+
+DType = Literal["float32", "float64"]
+
+
+#: Largest acceptable difference between two computations of the same hidden states,
+#: relative to the largest magnitude among them (and at least 1).
+TOLERANCE: dict[str, float] = {"float32": 1e-5, "float64": 1e-12}
+
+
+#: The most runs ``repeat`` times: a median of more adds nothing but waiting.
+MAX_REPEAT = 1000
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How to run the pass: batch, precision, activations, outputs, timing and seed.
+
+    Invalid values raise :class:`~rnncalc.spec.SpecError` naming the field.
+    """
+
+    batch_size: int = 1
+    dtype: DType = "float64"
+    hidden_activation: str | None = None
+    output_activation: str = "identity"
+    outputs: Outputs = "last"
+    repeat: int = 1
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        check_int("batch_size", self.batch_size, 1)
+        check_int("repeat", self.repeat, 1, MAX_REPEAT)
+        check_int("seed", self.seed, 0)
+        if self.dtype not in TOLERANCE:
+            raise SpecError(
+                "dtype",
+                f"the pass computes in float64 or float32, got {self.dtype!r:.40} (NumPy has no "
+                "bfloat16, and float16 or int8 would not hold the checks' precision)",
+            )
+        for field, choices in (
+            ("hidden_activation", (None, *HIDDEN_ACTIVATIONS)),
+            ("output_activation", OUTPUT_ACTIVATIONS),
+            ("outputs", OUTPUTS),
+        ):
+            if getattr(self, field) not in choices:
+                names = ", ".join(c for c in choices if c is not None)
+                raise SpecError(field, f"must be one of {names}, got {getattr(self, field)!r:.40}")
+
+    @property
+    def f_h(self) -> str:
+        """The hidden activation the pass uses: ``hidden_activation``, or tanh (the vanilla
+        RNN's default, and what the gated cells' candidates use).
+        """
+        return self.hidden_activation or "tanh"
+
+
+@dataclass(frozen=True)
+class Check:
+    """One comparison of a predicted value with what the pass produced."""
+
+    name: str
+    expected: Any
+    actual: Any
+    ok: bool
+    comparison: Literal["==", "<="] = "=="
+
+
+@dataclass(frozen=True)
+class Timing:
+    """The fast pass alone: median seconds over ``repeat`` runs and the throughput."""
+
+    seconds: float
+    repeat: int
+    flops: int
+
+    @property
+    def gflops(self) -> float | None:
+        """Matmul FLOPs per second, in billions (None if the clock saw no time pass)."""
+        return self.flops / self.seconds / 1e9 if self.seconds > 0 else None
+
+
+@dataclass(frozen=True)
+class ForwardReport:
+    """What ``rnncalc forward`` reports."""
+
+    spec: ModelSpec
+    options: RunOptions
+    checks: tuple[Check, ...]
+    shapes: dict[str, list[int]]
+    timing: Timing | None
+
+    @property
+    def failed(self) -> int:
+        """How many checks failed."""
+        return sum(not c.ok for c in self.checks)
+
+    @property
+    def ok(self) -> bool:
+        """Whether the pass ran and every check passed."""
+        return self.timing is not None and all(c.ok for c in self.checks)
+
+    def __repr__(self) -> str:
+        timing = "failed" if self.timing is None else f"{self.timing.seconds:.3g} s"
+        return (
+            f"ForwardReport(ok={self.ok}, checks={len(self.checks)}, pass={timing}, "
+            f"shapes={self.shapes!r})"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """What ``rnncalc forward --format json`` prints: ``spec``, ``options``, ``ok``,
+        ``checks`` ({name, expected, actual, ok, comparison}), ``shapes`` and ``timing``
+        ({seconds, repeat, gflops, flops}; null when the pass failed).
+        """
+        timing = self.timing
+        return {
+            "spec": asdict(self.spec),
+            "options": {**asdict(self.options), "hidden_activation": self.options.f_h},
+            "ok": self.ok,
+            "checks": [asdict(c) for c in self.checks],
+            "shapes": self.shapes,
+            "timing": None
+            if timing is None
+            else {
+                "seconds": timing.seconds,
+                "repeat": timing.repeat,
+                "gflops": timing.gflops,
+                "flops": timing.flops,
+            },
+        }
+
+
+@dataclass
+class RunResult:
+    """The arrays of one run: inputs, weights by name, the top layer's outputs and y."""
+
+    x: Array
+    weights: dict[str, Array]
+    h: Array
+    y: Array | None
+
+    def arrays(self) -> dict[str, Array]:
+        """Everything by name, as ``forward --save`` writes it: weights, x, h and y."""
+        named = {**self.weights, "x": self.x, "h": self.h}
+        if self.y is not None:
+            named["y"] = self.y
+        return named
+
+
+class PassFailed(Exception):
+    """The forward pass could not run; ``report`` says why, as its one failed check."""
+
+    def __init__(self, report: ForwardReport) -> None:
+        super().__init__(report.checks[0].actual)
+        self.report = report
+
+
+class Progress(Protocol):
+    """What a run tells of its progress: each phase with its steps, then steps done."""
+
+    def phase(self, name: str, total: int) -> None: ...
+
+    def advance(self, done: int) -> None: ...

@@ -1,0 +1,54 @@
+"""Splitting a large batch across threads, each with single-threaded BLAS."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import itertools
+import os
+from collections.abc import Iterator
+from typing import Any
+
+#: Split the batch only when each thread's recurrent GEMM per step has at least this many
+#: multiply-adds (2^20: (32 x 256) @ (256 x 256) splits, a float64 pass of B=64, H=256 went
+#: from 33 to 20 ms).  Below it, thread start-up and the BLAS workers that keep spinning
+#: for a while after their thread count is lowered cost more than the split saves
+#: (measured with tests/benchmarks/forward.py on 2 cores).
+_SPLIT_MIN_MACS = 1 << 20
+
+
+def batch_chunks(batch: int, macs_per_row: int, threads: int | None) -> list[slice]:
+    """Split the batch into contiguous row ranges, one per thread."""
+    if threads is None:
+        threads = _usable_cpus()
+        if (batch // threads) * macs_per_row < _SPLIT_MIN_MACS or _blas_controller() is None:
+            threads = 1
+    count = max(1, min(threads, batch))
+    bounds = [batch * k // count for k in range(count + 1)]
+    return [slice(lo, hi) for lo, hi in itertools.pairwise(bounds)]
+
+
+def _usable_cpus() -> int:
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+@functools.cache
+def _blas_controller() -> Any:
+    """threadpoolctl's handle on NumPy's BLAS, or None when it cannot set the thread count."""
+    from threadpoolctl import ThreadpoolController
+
+    blas = ThreadpoolController().select(user_api="blas")
+    return blas if blas.lib_controllers else None
+
+
+@contextlib.contextmanager
+def single_threaded_blas() -> Iterator[None]:
+    """BLAS on one thread inside the block, so that our threads do not oversubscribe."""
+    controller = _blas_controller()
+    if controller is None:
+        yield
+        return
+    with controller.limit(limits=1):
+        yield

@@ -1,0 +1,15 @@
+"""Type names the engine's modules share."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Literal
+
+import numpy.typing as npt
+
+Array = npt.NDArray[Any]
+
+#: Told of steps done, for a progress bar.
+Advance = Callable[[int], None]
+
+Form = Literal["separate", "concat"]
