@@ -1,6 +1,6 @@
 """What a network costs to run and train: multiply-accumulates, FLOPs and memory.
 
-Every number is a fold over the shape list of :mod:`rnncalc.shapes` (no second formula):
+Every number is a fold over the shape list of :mod:`rnncalc.model.shapes` (no second formula):
 a matrix of n elements costs n multiply-accumulates (MACs) per sequence each time it is
 applied, a bias of n elements n additions.  Recurrent matrices are applied at each of the
 T steps, the output layer once (``last``) or at each step (``all``), the dense model's

@@ -30,13 +30,13 @@ class ModelCount:
 
     @cached_property
     def terms(self) -> tuple[Term, ...]:
-        """The weights as terms (see :class:`rnncalc.shapes.Term`), for any depth."""
+        """The weights as terms (see :class:`rnncalc.model.shapes.Term`), for any depth."""
         return (shapes.rnn_terms if self.model == "rnn" else shapes.dense_terms)(self.spec)
 
     @cached_property
     def weights(self) -> tuple[Weight, ...]:
         """Every weight tensor, in order; raises SpecError beyond
-        :data:`rnncalc.shapes.MAX_LISTED_LAYERS` layers.
+        :data:`rnncalc.model.shapes.MAX_LISTED_LAYERS` layers.
         """
         return (shapes.rnn_weights if self.model == "rnn" else shapes.dense_weights)(self.spec)
 
@@ -94,7 +94,7 @@ class ParamsReport:
 
     def to_dict(self, explanation: Explanation | None = None) -> dict[str, Any]:
         """What ``rnncalc params --format json`` prints: ``spec``, ``rnn``, ``dense``,
-        ``ratio``, and ``explanation`` when given (:func:`rnncalc.formulas.explain`).
+        ``ratio``, and ``explanation`` when given (:func:`rnncalc.analysis.formulas.explain`).
         """
         data: dict[str, Any] = {
             "spec": asdict(self.spec),

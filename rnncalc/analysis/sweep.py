@@ -6,8 +6,8 @@ structure (cell, convention, stacked or not, directions, biases, head or not) it
 one polynomial in the sizes, L included: Σ over tensors of the product of their symbols.
 This module turns the shape list into that polynomial, multiplied out with like terms
 collected, compiles it once, and evaluates it per row;
-tests check it against :func:`rnncalc.counts.count_params` and
-:func:`rnncalc.cost.estimate_cost`.  Standard library only.
+tests check it against :func:`rnncalc.analysis.counts.count_params` and
+:func:`rnncalc.analysis.cost.estimate_cost`.  Standard library only.
 """
 
 from __future__ import annotations
@@ -93,11 +93,11 @@ def structure(template: ModelSpec, stacked: bool, head: bool) -> ModelSpec:
 def compiled(structure: ModelSpec, outputs: Outputs) -> Evaluate:
     """(T, I, H, O, L) -> (RNN total, dense total, RNN MACs, dense MACs) for one structure.
 
-    The polynomial is the shape list's terms (:func:`rnncalc.shapes.rnn_terms`): each
+    The polynomial is the shape list's terms (:func:`rnncalc.model.shapes.rnn_terms`): each
     tensor's symbols multiplied out, times L-1 for the tensors layers 2 to L repeat (so
     one compilation serves every depth), and like terms collected.  MACs are per
     sequence for a batch of one: matmul multiply-accumulates plus bias additions, each
-    tensor applied as :mod:`rnncalc.cost` applies it (recurrent tensors at every step,
+    tensor applied as :mod:`rnncalc.analysis.cost` applies it (recurrent tensors at every step,
     the output layer once or at every step, the dense layers once).
     """
     rnn = shapes.rnn_terms(structure)
@@ -111,7 +111,7 @@ def compiled(structure: ModelSpec, outputs: Outputs) -> Evaluate:
     ]
     expressions = ", ".join(_source(p) for p in polynomials)
     source = f"lambda T, I, H, O, L, P={structure.proj_size}: ({expressions})"
-    evaluate: Evaluate = eval(compile(source, "<rnncalc.sweep>", "eval"), {})
+    evaluate: Evaluate = eval(compile(source, "<rnncalc.analysis.sweep>", "eval"), {})
     return evaluate
 
 

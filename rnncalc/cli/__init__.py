@@ -92,7 +92,7 @@ def cli() -> None:
 
 
 def main() -> None:
-    """Console-script entry point: set up the process (:mod:`rnncalc.streams`) and run."""
+    """Console-script entry point: set up the process (:mod:`rnncalc.cli.streams`) and run."""
     streams.prepare()
     if sys.stdout is None:
         if sys.stderr is not None:

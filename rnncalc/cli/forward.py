@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from ..formats.save import Reservation
     from ..model.spec import ModelSpec
 
-#: Names accepted by --hidden-activation and --output-activation (rnncalc.forward implements
+#: Names accepted by --hidden-activation and --output-activation (rnncalc.engine.run implements
 #: them; the names live here so that parsing options does not import numpy).
 HIDDEN_ACTIVATION_NAMES = ("tanh", "relu", "sigmoid", "identity")
 OUTPUT_ACTIVATION_NAMES = ("identity", "tanh", "sigmoid", "softmax")

@@ -35,7 +35,7 @@ CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 class Command(click.Command):
     """A command whose library errors become usage errors of the option they concern.
 
-    The library validates (a :class:`~rnncalc.spec.SpecError` names its field); this is
+    The library validates (a :class:`~rnncalc.model.spec.SpecError` names its field); this is
     the one place that turns such an error into a message naming the option, exit 2.  An
     allocation that fails is one clear message too, not a traceback.
     """
@@ -182,7 +182,7 @@ NARROW_OPTIONS = {
 
 def model_spec(ctx: click.Context, **fields: Any) -> ModelSpec:
     """Build the ModelSpec, refusing options that do not apply to the chosen model (or,
-    with ``skeleton=True``, its :func:`~rnncalc.spec.skeleton`: any valid sizes).
+    with ``skeleton=True``, its :func:`~rnncalc.model.spec.skeleton`: any valid sizes).
     """
     for field, (cell, convention) in NARROW_OPTIONS.items():
         if given(ctx, field) and (

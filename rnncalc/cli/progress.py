@@ -1,6 +1,6 @@
 """Progress of long work, on stderr, when stderr is a terminal.
 
-The library reports phases and steps done (:class:`rnncalc.forward.Progress`); this draws
+The library reports phases and steps done (:class:`rnncalc.engine.results.Progress`); this draws
 them with rich, but only once the work has lasted half a second, so that quick runs never
 flash a bar, and it clears the bar when done: stdout stays the data alone.
 """

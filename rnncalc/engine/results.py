@@ -27,7 +27,7 @@ MAX_REPEAT = 1000
 class RunOptions:
     """How to run the pass: batch, precision, activations, outputs, timing and seed.
 
-    Invalid values raise :class:`~rnncalc.spec.SpecError` naming the field.
+    Invalid values raise :class:`~rnncalc.model.spec.SpecError` naming the field.
     """
 
     batch_size: int = 1
@@ -148,6 +148,10 @@ class RunResult:
     weights: dict[str, Array]
     h: Array
     y: Array | None
+
+    def __repr__(self) -> str:
+        y = "none" if self.y is None else str(self.y.shape)
+        return f"RunResult(x {self.x.shape}, h {self.h.shape}, y {y}, {len(self.weights)} weights)"
 
     def arrays(self) -> dict[str, Array]:
         """Everything by name, as ``forward --save`` writes it: weights, x, h and y."""

@@ -80,8 +80,9 @@ def rnn_forward(
 
 
 def pass_flops(spec: ModelSpec, batch: int, outputs: Outputs) -> int:
-    """Matmul FLOPs of one pass: 2 per multiply-accumulate as :mod:`rnncalc.cost` counts them
-    (for the vanilla RNN 2*B*T*(I*H + H*H), plus the output layer once or at each step).
+    """Matmul FLOPs of one pass: 2 per multiply-accumulate as :mod:`rnncalc.analysis.cost`
+    counts them (for the vanilla RNN 2*B*T*(I*H + H*H), plus the output layer once or at
+    each step).
     """
     from ..analysis.cost import estimate_cost
 

@@ -1,6 +1,6 @@
 """Weights and inputs from files, and results to a file, for ``rnncalc forward``.
 
-Files are read by :mod:`rnncalc.npyfile`, which never runs code from a file and checks
+Files are read by :mod:`rnncalc.formats.npy`, which never runs code from a file and checks
 declared sizes before reading.  Every mismatch is an :class:`ArrayFileError` whose message
 names the file, the key, the expected and the found shape.
 """

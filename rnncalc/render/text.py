@@ -77,7 +77,7 @@ def draw(
 
     Without a width (output is not a terminal) the tables keep their natural width, so no
     column ever wraps, and the header and notes wrap at that width (at least 80).  With a
-    width, the tables fit it (see :mod:`rnncalc.tables`) and a note names the columns left
+    width, the tables fit it (see :mod:`rnncalc.render.tables`) and a note names the columns left
     out, if any.
     """
     from rich.text import Text
