@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING
 
 from ..analysis.counts import place
 from ..model.shapes import ROLE_DESCRIPTIONS, by_group
-from .tables import Column, Table
 from .text import describe, draw, to_json
 
 if TYPE_CHECKING:
@@ -72,6 +71,7 @@ def params_table(
     from rich.text import Text
 
     from ..units import format_bytes
+    from .tables import Column, Table
 
     table = Table(
         [

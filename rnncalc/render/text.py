@@ -12,12 +12,11 @@ import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from .tables import Table, cell_width
-
 if TYPE_CHECKING:
     from rich.console import RenderableType
 
     from ..model.spec import ModelSpec
+    from .tables import Table
 
     #: What comes around a table: rich text, or another table.
     Note = RenderableType | Table
@@ -81,6 +80,8 @@ def draw(
     out, if any.
     """
     from rich.text import Text
+
+    from .tables import Table, cell_width
 
     lines, dropped = table.draw(width, color)
     table_width = cell_width(lines[0])
