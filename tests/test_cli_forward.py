@@ -9,7 +9,7 @@ import subprocess
 import sys
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pytest
@@ -34,6 +34,11 @@ def run_json(*args: str | Path) -> dict[str, Any]:
     return data
 
 
+#: Arrays for np.savez(file, **arrays), cast to this because mypy checks a ** argument
+#: against savez's own allow_pickle: bool as well.
+Npz = dict[str, Any]
+
+
 def load(path: Path) -> dict[str, np.ndarray]:
     with np.load(path, allow_pickle=False) as data:
         return {key: data[key] for key in data.files}
@@ -44,7 +49,8 @@ def seed_files(tmp_path: Path) -> tuple[Path, Path, dict[str, np.ndarray]]:
     """The PyTorch-made seed case as a weights .npz and an inputs .npy."""
     ref = load(REFERENCE / "forward_seed.npz")
     weights = tmp_path / "w.npz"
-    np.savez(weights, **{k: ref[k] for k in ("W_xh", "W_hh", "b_h", "W_yh", "b_y")})
+    seed_weights = {k: ref[k] for k in ("W_xh", "W_hh", "b_h", "W_yh", "b_y")}
+    np.savez(weights, **cast(Npz, seed_weights))
     inputs = tmp_path / "x.npy"
     np.save(inputs, ref["x"])
     return weights, inputs, ref
@@ -451,13 +457,18 @@ def test_real_subprocess() -> None:
 def test_names_of_unused_arrays_are_shown_safely_and_briefly(tmp_path: Path) -> None:
     path = tmp_path / "w.npz"
     extra = {f"extra_{k:03d}_" + "n" * 150: np.zeros(1) for k in range(300)}
-    np.savez(path, **GOOD, **{"\u202e\u0007evil\n": np.zeros(1)}, **extra)
+    np.savez(
+        path,
+        **cast(Npz, GOOD),
+        **cast(Npz, {"\u202e\u0007evil\n": np.zeros(1)}),
+        **cast(Npz, extra),
+    )
     result = run("--weights", path)
     assert result.exit_code == 0
     (line,) = result.stderr.splitlines()
     assert line.startswith("rnncalc: ignoring extra_000_" + "n" * 27 + "..., extra_001_")
     assert "and 296 more in" in line
-    np.savez(path, **GOOD, **{"\u202e\u0007evil\n": np.zeros(1)})
+    np.savez(path, **cast(Npz, GOOD), **cast(Npz, {"\u202e\u0007evil\n": np.zeros(1)}))
     (line,) = run("--weights", path).stderr.splitlines()
     assert line.startswith("rnncalc: ignoring \\u202e\\x07evil\\n in ")
     assert line.isprintable()

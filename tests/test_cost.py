@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pytest
@@ -69,7 +69,7 @@ def test_rnncalc_macs_equal_torchinfo_for_pytorch_layers() -> None:
         assert estimate_cost(spec, row["batch_size"]).rnn.compute.layer_macs == row["torchinfo"]
 
 
-class Counting(np.ndarray):  # type: ignore[type-arg]
+class Counting(np.ndarray[Any, Any]):
     """An array that adds the multiply-adds of every @ it takes part in to a counter."""
 
     macs = 0
@@ -94,7 +94,10 @@ def counted_macs(spec: ModelSpec, batch: int) -> int:
     counted = [
         [
             type(p)(
-                **{k: (v.view(Counting) if v is not None else None) for k, v in vars(p).items()}
+                **cast(
+                    dict[str, Any],
+                    {k: (v.view(Counting) if v is not None else None) for k, v in vars(p).items()},
+                )
             )
             for p in layer
         ]

@@ -17,11 +17,21 @@ from rnncalc.cli import cli
 from rnncalc.units import parse_count
 
 
+def with_field(spec: ModelSpec, field: str, value: int) -> ModelSpec:
+    """``spec`` with the size ``field`` set to ``value``.
+
+    The changes are typed ``dict[str, Any]`` because mypy checks a ``**`` argument against
+    every field of the dataclass, and the string ``field`` could name a non-integer one.
+    """
+    changes: dict[str, Any] = {field: value}
+    return replace(spec, **changes)
+
+
 def brute_force(template: ModelSpec, field: str, budget: int) -> int | None:
     low = template.proj_size + 1 if field == "hidden_size" else 1
     best = None
     value = low
-    while count_params(replace(template, **{field: value})).rnn.total <= budget:
+    while count_params(with_field(template, field, value)).rnn.total <= budget:
         best = value
         value += 1
     return best
@@ -56,10 +66,10 @@ def test_fit_equals_brute_force(
         assert result.total == count_params(result.spec).rnn.total
         return
     assert result.fits
-    assert result.spec == replace(template, **{field: expected})
+    assert result.spec == with_field(template, field, expected)
     assert result.value == expected
-    assert result.total == count_params(replace(template, **{field: expected})).rnn.total
-    assert result.next_total == count_params(replace(template, **{field: expected + 1})).rnn.total
+    assert result.total == count_params(with_field(template, field, expected)).rnn.total
+    assert result.next_total == count_params(with_field(template, field, expected + 1)).rnn.total
     assert result.total <= budget < result.next_total
 
 

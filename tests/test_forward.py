@@ -58,7 +58,7 @@ def test_stepwise_and_concat_passes_match_pytorch(name: str) -> None:
     spec = ModelSpec(case["T"], case["I"], case["H"], case["O"])
     net = assemble(spec, ref, np.float64)
     for form in ("separate", "concat"):
-        states, seen = stepwise_forward(net, ref["x"], case["hidden"], form)  # type: ignore[arg-type]
+        states, seen = stepwise_forward(net, ref["x"], case["hidden"], form)
         np.testing.assert_allclose(states, ref["h"], rtol=0, atol=1e-12)
         assert seen == [(case["B"], case["H"])] * case["T"]
 
@@ -79,7 +79,9 @@ def test_activation_names_match_the_cli() -> None:
 def test_workspace_reuse_gives_the_same_result() -> None:
     ref = reference("softmax")
     workspace = Workspace()
-    first = [a.copy() for a in rnn_forward(ref, ref["x"], "tanh", "softmax", workspace=workspace)]
+    h, y = rnn_forward(ref, ref["x"], "tanh", "softmax", workspace=workspace)
+    assert y is not None
+    first = [h.copy(), y.copy()]
     second = rnn_forward(ref, ref["x"], "tanh", "softmax", workspace=workspace)
     for a, b in zip(first, second, strict=True):
         np.testing.assert_array_equal(a, b)
@@ -236,7 +238,7 @@ def test_corrupted_output_matrix_fails_the_y_shape_check(monkeypatch: pytest.Mon
 def test_pass_that_skips_a_weight_fails_the_count_check(monkeypatch: pytest.MonkeyPatch) -> None:
     from rnncalc.engine import run as forward
 
-    real = forward.assemble
+    real = assemble  # what forward.assemble names (run imports it, does not re-export it)
 
     def forgetful(spec: ModelSpec, arrays: Any, dtype: Any) -> Any:
         return real(replace(spec, output_size=0), arrays, dtype)  # never reads W_yh, b_y
@@ -254,7 +256,9 @@ def test_pass_that_skips_a_weight_fails_the_count_check(monkeypatch: pytest.Monk
 def test_threaded_pass_equals_single_threaded(threads: int) -> None:
     ref = reference("relu_all_sigmoid")
     x = np.concatenate([ref["x"]] * 3)  # 9 sequences, split unevenly
-    one = [a.copy() for a in rnn_forward(ref, x, "relu", "sigmoid", "all", threads=1)]
+    h, y = rnn_forward(ref, x, "relu", "sigmoid", "all", threads=1)
+    assert y is not None
+    one = [h.copy(), y.copy()]
     many = rnn_forward(ref, x, "relu", "sigmoid", "all", threads=threads)
     for a, b in zip(one, many, strict=True):
         assert b is not None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pytest
@@ -22,6 +22,11 @@ MODELS: dict[str, dict[str, Any]] = json.loads((REFERENCE / "forward_cases.json"
 ]
 MODEL_FIELDS = ("cell", "layers", "bidirectional", "convention", "bias", "proj_size", "reset_after")
 RESULTS = ("x", "h", "y")
+
+
+#: Arrays for np.savez(file, **arrays), cast to this because mypy checks a ** argument
+#: against savez's own allow_pickle: bool as well.
+Npz = dict[str, Any]
 
 
 def load(name: str) -> dict[str, np.ndarray]:
@@ -75,7 +80,7 @@ def test_cli_runs_a_framework_file_as_is(name: str, tmp_path: Path) -> None:
     case, ref = MODELS[name], load(name)
     weights, inputs, out = tmp_path / "w.npz", tmp_path / "x.npy", tmp_path / "out.npz"
     prefix = "sequential/" if case["convention"] == "keras" else ""  # as Keras paths come
-    np.savez(weights, **{prefix + k: v for k, v in ref.items() if k not in RESULTS})
+    np.savez(weights, **cast(Npz, {prefix + k: v for k, v in ref.items() if k not in RESULTS}))
     np.save(inputs, ref["x"])
     args = ["forward", "--check", "--weights", str(weights), "--inputs", str(inputs)]
     args += ["--save", str(out), "--cell", case["cell"], "--convention", case["convention"]]
@@ -96,7 +101,7 @@ def test_cli_runs_a_framework_file_as_is(name: str, tmp_path: Path) -> None:
 def test_pytorch_state_dict_without_a_head_infers_no_output_layer(tmp_path: Path) -> None:
     ref = load("pytorch_lstm_stack_no_head")
     weights = tmp_path / "lstm.npz"
-    np.savez(weights, **{k: v for k, v in ref.items() if k not in RESULTS})
+    np.savez(weights, **cast(Npz, {k: v for k, v in ref.items() if k not in RESULTS}))
     args = ["forward", "--check", "-c", "lstm", "--convention", "pytorch", "-L", "3"]
     result = CliRunner().invoke(cli, [*args, "--weights", str(weights), "-f", "json"])
     assert result.exit_code == 0, result.output
@@ -110,7 +115,7 @@ def test_pytorch_state_dict_without_a_head_infers_no_output_layer(tmp_path: Path
 def test_projection_size_is_read_off_the_file(tmp_path: Path) -> None:
     ref = load("pytorch_lstm_proj_bi_all")
     weights = tmp_path / "lstm.npz"
-    np.savez(weights, **{k: v for k, v in ref.items() if k not in RESULTS})
+    np.savez(weights, **cast(Npz, {k: v for k, v in ref.items() if k not in RESULTS}))
     args = ["forward", "-c", "lstm", "--convention", "pytorch", "-L", "2", "--bidirectional"]
     result = CliRunner().invoke(cli, [*args, "--weights", str(weights), "-f", "json"])
     assert result.exit_code == 0, result.output

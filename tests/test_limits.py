@@ -227,6 +227,7 @@ def test_fit_layers_is_exact_for_a_huge_budget() -> None:
     template = ModelSpec(cell="lstm", convention="pytorch", input_size=300, hidden_size=512)
     result = fit(template, "layers", 10**15)
     assert result is not None
+    assert result.value is not None
 
     def total(layers: int) -> int:
         return count_params(replace(template, layers=layers)).rnn.total

@@ -8,6 +8,7 @@ import os
 import stat
 from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import pytest
@@ -125,16 +126,20 @@ def test_a_failed_write_keeps_the_old_file_and_leaves_nothing(tmp_path: Path) ->
         raise OSError(28, "No space left on device")
 
     with pytest.raises(OSError, match="No space"), reserve(target) as reservation:
-        reservation.commit(broken)  # type: ignore[arg-type]
+        reservation.commit(broken)
     assert target.read_bytes() == b"previous"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.npz"]
 
 
 def test_a_target_that_turns_into_a_link_during_the_run_is_not_replaced(tmp_path: Path) -> None:
     target = tmp_path / "out.npz"
+
+    def write(handle: BinaryIO) -> None:
+        handle.write(b"data")
+
     with reserve(target) as reservation:
         target.symlink_to(tmp_path / "elsewhere")
         with pytest.raises(SaveError, match="is a symbolic link"):
-            reservation.commit(lambda handle: handle.write(b"data"))
+            reservation.commit(write)
     assert target.is_symlink()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.npz"]

@@ -65,4 +65,4 @@ def test_unknown_name_is_an_attribute_error() -> None:
     import rnncalc
 
     with pytest.raises(AttributeError, match="no attribute 'nothing'"):
-        _ = rnncalc.nothing  # type: ignore[attr-defined]
+        _ = rnncalc.nothing

@@ -26,7 +26,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 os.environ.setdefault("KERAS_BACKEND", "torch")
 
@@ -37,8 +37,11 @@ import torch
 HERE = Path(__file__).parent
 keras.config.set_floatx("float64")
 
+#: One case: its sizes, model options and run options, by the names used below.
+Case = dict[str, Any]
+
 VANILLA_FIELDS = ("B", "T", "I", "H", "O", "hidden", "output", "outputs")
-VANILLA = {
+VANILLA: dict[str, Case] = {
     name: dict(zip(VANILLA_FIELDS, values, strict=True))
     for name, values in {
         "seed": (2, 3, 4, 3, 1, "tanh", "identity", "last"),
@@ -51,7 +54,7 @@ VANILLA = {
 }
 
 # Gated, stacked and bidirectional cases: sizes, model options and the run.
-MODELS: dict[str, dict[str, Any]] = {
+MODELS: dict[str, Case] = {
     "pytorch_lstm": {"B": 2, "T": 5, "I": 4, "H": 3, "O": 2, "cell": "lstm"},
     "pytorch_gru_2_layers_bi": {
         "B": 3,
@@ -159,7 +162,7 @@ GATES = {"lstm": "ifgo", "gru": "rzn"}  # seed per-gate names, PyTorch's order
 KERAS_GATES = {"lstm": "ifgo", "gru": "zrn"}
 
 
-def vanilla_states(case: dict, w: dict[str, np.ndarray], x: torch.Tensor) -> torch.Tensor:
+def vanilla_states(case: Case, w: dict[str, np.ndarray], x: torch.Tensor) -> torch.Tensor:
     t = torch.from_numpy
     if case["hidden"] in ("tanh", "relu"):
         rnn = torch.nn.RNN(case["I"], case["H"], nonlinearity=case["hidden"], batch_first=True)
@@ -204,7 +207,7 @@ def make_vanilla(rng: np.random.Generator) -> None:
         np.savez(HERE / f"forward_{name}.npz", **arrays)
 
 
-def pytorch_case(case: dict, rng: np.random.Generator, x: np.ndarray) -> dict[str, np.ndarray]:
+def pytorch_case(case: Case, rng: np.random.Generator, x: np.ndarray) -> dict[str, np.ndarray]:
     cls = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[case["cell"]]
     kwargs: dict[str, Any] = {
         "num_layers": case["layers"],
@@ -242,7 +245,7 @@ def pytorch_case(case: dict, rng: np.random.Generator, x: np.ndarray) -> dict[st
     return arrays
 
 
-def keras_model(case: dict, head: bool, last_sequences: bool) -> keras.Model:
+def keras_model(case: Case, head: bool, last_sequences: bool) -> keras.Model:
     layers: list[Any] = [keras.Input((case["T"], case["I"]))]
     for k in range(case["layers"]):
         sequences = k < case["layers"] - 1 or last_sequences
@@ -256,11 +259,11 @@ def keras_model(case: dict, head: bool, last_sequences: bool) -> keras.Model:
     return keras.Sequential(layers)
 
 
-def _keras_activation(case: dict) -> str | None:
+def _keras_activation(case: Case) -> str | None:
     return None if case["output"] == "identity" else case["output"]
 
 
-def keras_case(case: dict, rng: np.random.Generator, x: np.ndarray) -> dict[str, np.ndarray]:
+def keras_case(case: Case, rng: np.random.Generator, x: np.ndarray) -> dict[str, np.ndarray]:
     keras.utils.clear_session()  # fresh layer names: lstm, lstm_1, bidirectional, dense ...
     model = keras_model(case, head=True, last_sequences=case["outputs"] == "all")
     bound = 1 / np.sqrt(case["H"])
@@ -280,11 +283,13 @@ def keras_case(case: dict, rng: np.random.Generator, x: np.ndarray) -> dict[str,
     return arrays
 
 
-def seed_case(case: dict, rng: np.random.Generator, x: np.ndarray) -> dict[str, np.ndarray]:
+def seed_case(case: Case, rng: np.random.Generator, x: np.ndarray) -> dict[str, np.ndarray]:
     """The textbook cells through Keras, their stacked kernels cut into per-gate tensors."""
     keras_arrays = keras_case({**case, "reset_after": False}, rng, x)
     h = case["H"]
-    arrays = {k: keras_arrays[k] for k in ("x", "h", "y") if k in keras_arrays}
+    arrays: dict[str, np.ndarray] = {
+        k: keras_arrays[k] for k in ("x", "h", "y") if k in keras_arrays
+    }
     base = {"lstm": "lstm", "gru": "gru"}[case["cell"]]
     for layer in range(case["layers"]):
         for direction in ("forward", "backward") if case["bidirectional"] else ("forward",):
@@ -313,7 +318,9 @@ def main() -> None:
     for name, case in MODELS.items():
         x = rng.standard_normal((case["B"], case["T"], case["I"]))
         make = {"pytorch": pytorch_case, "keras": keras_case, "seed": seed_case}
-        np.savez(HERE / f"forward_{name}.npz", **make[case["convention"]](case, rng, x))
+        arrays = make[case["convention"]](case, rng, x)
+        # cast: mypy checks a ** argument against savez's own allow_pickle: bool as well
+        np.savez(HERE / f"forward_{name}.npz", **cast(dict[str, Any], arrays))
     meta = {
         "torch": torch.__version__,
         "keras": keras.__version__,

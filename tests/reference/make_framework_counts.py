@@ -84,7 +84,7 @@ def keras_dense(t: int, i: int, h: int, o: int) -> int:
     layers = [keras.Input((t * i,)), keras.layers.Dense(t * h)]
     if o:
         layers.append(keras.layers.Dense(o))
-    return keras.Sequential(layers).count_params()
+    return int(keras.Sequential(layers).count_params())
 
 
 def torch_stacks() -> list[dict[str, Any]]:
