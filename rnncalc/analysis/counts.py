@@ -7,7 +7,7 @@ same for one layer or a billion; the tensors themselves are listed only on deman
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -21,12 +21,15 @@ if TYPE_CHECKING:
 ModelName = Literal["rnn", "dense"]
 
 
-@dataclass(frozen=True)
 class ModelCount:
-    """The weights of one model (the RNN or its dense equivalent) with their totals."""
+    """The weights of one model (the RNN or its dense equivalent) with their totals.
 
-    model: ModelName
-    spec: ModelSpec
+    (A plain class, as :class:`ParamsReport`: a dataclass costs a millisecond of start-up,
+    and ``params --format json`` runs in shell loops.)
+    """
+
+    def __init__(self, model: ModelName, spec: ModelSpec) -> None:
+        self.model, self.spec = model, spec
 
     @cached_property
     def terms(self) -> tuple[Term, ...]:
@@ -78,13 +81,11 @@ class ModelCount:
         }
 
 
-@dataclass(frozen=True)
 class ParamsReport:
     """What ``rnncalc params`` reports: the RNN against its dense equivalent."""
 
-    spec: ModelSpec
-    rnn: ModelCount
-    dense: ModelCount
+    def __init__(self, spec: ModelSpec, rnn: ModelCount, dense: ModelCount) -> None:
+        self.spec, self.rnn, self.dense = spec, rnn, dense
 
     def __repr__(self) -> str:
         return (
