@@ -64,13 +64,21 @@ class LazyGroup(click.Group):
         return command
 
 
+def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value and not ctx.resilient_parsing:
+        click.echo(f"rnncalc, version {__version__}")
+        ctx.exit()
+
+
 @click.group(cls=LazyGroup, lazy=COMMANDS, context_settings=CONTEXT)
-@click.version_option(
-    __version__,
+@click.option(  # not click.version_option: its translated help loads locale at every start
     "-V",
     "--version",
-    prog_name="rnncalc",
-    message="%(prog)s, version %(version)s",  # given, so that click skips gettext at import
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_print_version,
+    help="Show the version and exit.",
 )
 def cli() -> None:
     """Calculator for recurrent neural networks: exact weight shapes and parameter counts.
