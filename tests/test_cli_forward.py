@@ -7,7 +7,6 @@ import os
 import pickle
 import subprocess
 import sys
-from dataclasses import replace
 from pathlib import Path
 from typing import Any, cast
 
@@ -427,7 +426,7 @@ def test_corrupted_shape_source_fails_with_exit_1(monkeypatch: pytest.MonkeyPatc
 
     def wrong(spec: Any) -> Any:
         return tuple(
-            replace(w, shape=(spec.hidden_size, spec.hidden_size + 1)) if w.name == "W_hh" else w
+            w.replace(shape=(spec.hidden_size, spec.hidden_size + 1)) if w.name == "W_hh" else w
             for w in original(spec)
         )
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, replace
 from typing import Any
 
 import pytest
@@ -24,7 +23,7 @@ def with_field(spec: ModelSpec, field: str, value: int) -> ModelSpec:
     every field of the dataclass, and the string ``field`` could name a non-integer one.
     """
     changes: dict[str, Any] = {field: value}
-    return replace(spec, **changes)
+    return spec.replace(**changes)
 
 
 def brute_force(template: ModelSpec, field: str, budget: int) -> int | None:
@@ -77,8 +76,8 @@ def test_huge_budget_is_exact() -> None:
     template = ModelSpec(cell="lstm", convention="pytorch", input_size=300, layers=2)
     result = fit(template, "hidden_size", 10**15)
     assert result.value is not None
-    total = count_params(replace(template, hidden_size=result.value)).rnn.total
-    assert total <= 10**15 < count_params(replace(template, hidden_size=result.value + 1)).rnn.total
+    total = count_params(template.replace(hidden_size=result.value)).rnn.total
+    assert total <= 10**15 < count_params(template.replace(hidden_size=result.value + 1)).rnn.total
 
 
 @pytest.mark.parametrize(
@@ -103,7 +102,7 @@ def test_cli_json() -> None:
     data = json.loads(run("--budget", "1M", "-f", "json").stdout)
     # Seed RNN, I=4, O=1: H·(4 + H + 1) + H + 1 <= 10**6 first fails at H = 998.
     assert data == {
-        "spec": {**asdict(ModelSpec()), "hidden_size": 997},
+        "spec": {**ModelSpec().as_dict(), "hidden_size": 997},
         "options": {"solve": "hidden_size", "budget": 1_000_000},
         "fits": True,
         "value": 997,

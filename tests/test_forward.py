@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -201,7 +200,7 @@ def corrupt(name: str, shape: Any) -> Any:
     original = shapes.rnn_weights
 
     def rnn_weights(spec: ModelSpec) -> tuple[shapes.Weight, ...]:
-        return tuple(replace(w, shape=shape(spec)) if w.name == name else w for w in original(spec))
+        return tuple(w.replace(shape=shape(spec)) if w.name == name else w for w in original(spec))
 
     return rnn_weights
 
@@ -241,7 +240,7 @@ def test_pass_that_skips_a_weight_fails_the_count_check(monkeypatch: pytest.Monk
     real = assemble  # what forward.assemble names (run imports it, does not re-export it)
 
     def forgetful(spec: ModelSpec, arrays: Any, dtype: Any) -> Any:
-        return real(replace(spec, output_size=0), arrays, dtype)  # never reads W_yh, b_y
+        return real(spec.replace(output_size=0), arrays, dtype)  # never reads W_yh, b_y
 
     monkeypatch.setattr(forward, "assemble", forgetful)
     report, _ = run(ModelSpec(), RunOptions(batch_size=2), check=True)

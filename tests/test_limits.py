@@ -5,7 +5,6 @@ Files, streams and --save have their own modules.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -199,9 +198,9 @@ SPECS = st.builds(
 @settings(max_examples=200)
 def test_terms_fold_the_listed_weights(spec: ModelSpec, data: st.DataObject) -> None:
     if spec.cell == "lstm" and spec.convention == "pytorch":
-        spec = replace(spec, proj_size=data.draw(st.integers(0, spec.hidden_size - 1)))
+        spec = spec.replace(proj_size=data.draw(st.integers(0, spec.hidden_size - 1)))
     if spec.cell == "gru" and spec.convention == "keras":
-        spec = replace(spec, reset_after=data.draw(st.booleans()))
+        spec = spec.replace(reset_after=data.draw(st.booleans()))
     for terms, weights in (
         (shapes.rnn_terms(spec), shapes.rnn_weights(spec)),
         (shapes.dense_terms(spec), shapes.dense_weights(spec)),
@@ -217,7 +216,7 @@ def test_terms_fold_the_listed_weights(spec: ModelSpec, data: st.DataObject) -> 
 def test_the_sweep_polynomial_in_l_counts_every_depth(spec: ModelSpec) -> None:
     swept = {"layers": parse_sizes("1..7")}
     for row in rows(spec, swept):
-        deep = replace(spec, layers=int(row[4]))
+        deep = spec.replace(layers=int(row[4]))
         report = count_params(deep)
         assert row[5:7] == (report.rnn.total, report.dense.total)
         assert row[8] == estimate_cost(deep).rnn.compute.macs
@@ -230,7 +229,7 @@ def test_fit_layers_is_exact_for_a_huge_budget() -> None:
     assert result.value is not None
 
     def total(layers: int) -> int:
-        return count_params(replace(template, layers=layers)).rnn.total
+        return count_params(template.replace(layers=layers)).rnn.total
 
     assert total(result.value) <= 10**15 < total(result.value + 1)
 

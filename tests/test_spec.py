@@ -44,7 +44,7 @@ def test_unknown_notation_is_rejected() -> None:
 def test_spec_is_frozen() -> None:
     spec = ModelSpec()
     with pytest.raises(AttributeError):
-        spec.timesteps = 5  # type: ignore[misc]
+        spec.timesteps = 5
 
 
 def test_public_names_load_lazily_and_completely() -> None:

@@ -25,7 +25,7 @@ Standard library only.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from ..model import shapes
@@ -234,7 +234,7 @@ class CostReport:
         and ``tools`` (how torchinfo, ptflops and thop count the same layers).
         """
         return {
-            "spec": asdict(self.spec),
+            "spec": self.spec.as_dict(),
             "options": {
                 "batch_size": self.batch_size,
                 "outputs": self.outputs,
@@ -405,8 +405,8 @@ def _memory(parameters: int, kept: Kept, dtype: str) -> Memory:
 
 def tool_counts(spec: ModelSpec, batch_size: int) -> tuple[ToolCount, ...]:
     """The recurrent layers as torchinfo, ptflops and thop count them, built in PyTorch."""
-    torch_spec = replace(
-        spec, convention="pytorch", notation="separate", reset_after=True, output_size=0
+    torch_spec = spec.replace(
+        convention="pytorch", notation="separate", reset_after=True, output_size=0
     )
     terms = shapes.rnn_terms(torch_spec)
     b, t, h = batch_size, spec.timesteps, spec.hidden_size

@@ -7,7 +7,6 @@ same for one layer or a billion; the tensors themselves are listed only on deman
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -98,12 +97,14 @@ class ParamsReport:
         ``ratio``, and ``explanation`` when given (:func:`rnncalc.analysis.formulas.explain`).
         """
         data: dict[str, Any] = {
-            "spec": asdict(self.spec),
+            "spec": self.spec.as_dict(),
             "rnn": self.rnn.to_dict(),
             "dense": self.dense.to_dict(),
             "ratio": self.ratio,
         }
         if explanation is not None:
+            from dataclasses import asdict  # only with --explain: not on the start-up path
+
             data["explanation"] = asdict(explanation)
         return data
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from ..model.spec import ModelSpec, SpecError, check_int, smallest
@@ -51,12 +51,12 @@ class Fit:
     def spec(self) -> ModelSpec:
         """The model found (the smallest one when nothing fits)."""
         found: dict[str, Any] = {self.solve: self.value or self.smallest}
-        return replace(self.template, **found)
+        return self.template.replace(**found)
 
     def to_dict(self) -> dict[str, Any]:
         """What ``rnncalc fit --format json`` prints (the budget in parameters)."""
         return {
-            "spec": asdict(self.spec),
+            "spec": self.spec.as_dict(),
             "options": {"solve": self.solve, "budget": self.budget},
             "fits": self.fits,
             "value": self.value,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from dataclasses import asdict
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
@@ -124,7 +123,7 @@ def sweep(
             )
         echo_table(lambda c, w: sweep_table(rows, with_cost, varying, color=c, width=w))
     elif fmt == "json":
-        spec = {**asdict(template), **dict.fromkeys(varying)}
+        spec = {**template.as_dict(), **dict.fromkeys(varying)}
         sizes = {field: values.text for field, values in varying.items()}
         settings = {"swept": sizes, "cost": with_cost, "outputs": outputs}
         _stream(json_document(rows, with_cost, spec, settings))

@@ -8,7 +8,7 @@ check.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -150,7 +150,7 @@ def _concat_check(run: Pass) -> Check:
 def _check_concat_shapes(spec: ModelSpec, net: Network) -> None:
     """Raise unless every [W_h; W_x] has the shape the shape source gives W_h in concat."""
     listed = [
-        w for w in shapes.rnn_weights(replace(spec, notation="concat")) if w.name.startswith("W_h")
+        w for w in shapes.rnn_weights(spec.replace(notation="concat")) if w.name.startswith("W_h")
     ]
     stacked = [np.vstack([p.w_h, p.w_x]) for layer in net.layers for p in layer]
     for w, array in zip(listed, stacked, strict=True):

@@ -124,7 +124,7 @@ class ForwardReport:
         """
         timing = self.timing
         return {
-            "spec": asdict(self.spec),
+            "spec": self.spec.as_dict(),
             "options": {**asdict(self.options), "hidden_activation": self.options.f_h},
             "ok": self.ok,
             "checks": [asdict(c) for c in self.checks],

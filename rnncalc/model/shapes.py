@@ -26,9 +26,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, replace
 from typing import Literal
 
+from .record import Record
 from .spec import GATES, ModelSpec, SpecError, shown
 
 #: The most stacked layers whose tensors are listed one by one.  Deeper stacks are
@@ -72,8 +72,7 @@ ROLE_DESCRIPTIONS: dict[Role, str] = {
 }
 
 
-@dataclass(frozen=True)
-class Weight:
+class Weight(Record):
     """One weight tensor: its name, its shape in numbers and in letters, and its place.
 
     ``gates`` lists, in order, the gate blocks the tensor holds along its gate axis;
@@ -81,16 +80,55 @@ class Weight:
     ``group`` labels the subtotal the tensor counts towards.
     """
 
+    FIELDS = (
+        "name",
+        "shape",
+        "symbols",
+        "role",
+        "part",
+        "group",
+        "layer",
+        "direction",
+        "gates",
+        "transposed",
+    )
+    __slots__ = FIELDS
     name: str
     shape: tuple[int, ...]
     symbols: tuple[str, ...]
     role: Role
     part: Part
     group: str
-    layer: int = 0
-    direction: Direction = "forward"
-    gates: str = ""
-    transposed: bool = False
+    layer: int
+    direction: Direction
+    gates: str
+    transposed: bool
+
+    def __init__(
+        self,
+        name: str,
+        shape: tuple[int, ...],
+        symbols: tuple[str, ...],
+        role: Role,
+        part: Part,
+        group: str,
+        layer: int = 0,
+        direction: Direction = "forward",
+        gates: str = "",
+        transposed: bool = False,
+    ) -> None:
+        self._set(
+            name=name,
+            shape=shape,
+            symbols=symbols,
+            role=role,
+            part=part,
+            group=group,
+            layer=layer,
+            direction=direction,
+            gates=gates,
+            transposed=transposed,
+        )
 
     @property
     def count(self) -> int:
@@ -138,7 +176,7 @@ def dense_terms(spec: ModelSpec) -> tuple[Term, ...]:
 
 
 def _terms(build: Callable[[ModelSpec], tuple[Weight, ...]], spec: ModelSpec) -> tuple[Term, ...]:
-    listed = build(replace(spec, layers=min(spec.layers, 2)))
+    listed = build(spec.replace(layers=min(spec.layers, 2)))
     terms = (Term(w, 1) for w in listed)
     return tuple(Term(t.weight, spec.layers - 1) if t.repeated else t for t in terms)
 

@@ -6,10 +6,10 @@ must start fast.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
 from typing import Any, Literal, get_args
 
 from ..units import MAX_NUMBER, MAX_NUMBER_TEXT, scientific
+from .record import Record
 
 Notation = Literal["separate", "concat"]
 Cell = Literal["rnn", "lstm", "gru"]
@@ -57,8 +57,7 @@ def shown(value: int) -> str:
     return ("-" if value < 0 else "") + "about " + scientific(abs(value))
 
 
-@dataclass(frozen=True)
-class ModelSpec:
+class ModelSpec(Record):
     """A recurrent network described by its sizes, in the seed's letters.
 
     ``timesteps`` (T), ``input_size`` (I), ``hidden_size`` (H) and ``output_size`` (O);
@@ -73,20 +72,66 @@ class ModelSpec:
     worked example.
     """
 
-    timesteps: int = 3
-    input_size: int = 4
-    hidden_size: int = 3
-    output_size: int = 1
-    notation: Notation = "separate"
-    cell: Cell = "rnn"
-    layers: int = 1
-    bidirectional: bool = False
-    convention: Convention = "seed"
-    bias: bool = True
-    proj_size: int = 0
-    reset_after: bool = True
+    FIELDS = (
+        "timesteps",
+        "input_size",
+        "hidden_size",
+        "output_size",
+        "notation",
+        "cell",
+        "layers",
+        "bidirectional",
+        "convention",
+        "bias",
+        "proj_size",
+        "reset_after",
+    )
+    __slots__ = FIELDS
+    timesteps: int
+    input_size: int
+    hidden_size: int
+    output_size: int
+    notation: Notation
+    cell: Cell
+    layers: int
+    bidirectional: bool
+    convention: Convention
+    bias: bool
+    proj_size: int
+    reset_after: bool
 
-    def __post_init__(self) -> None:
+    def __init__(
+        self,
+        timesteps: int = 3,
+        input_size: int = 4,
+        hidden_size: int = 3,
+        output_size: int = 1,
+        notation: Notation = "separate",
+        cell: Cell = "rnn",
+        layers: int = 1,
+        bidirectional: bool = False,
+        convention: Convention = "seed",
+        bias: bool = True,
+        proj_size: int = 0,
+        reset_after: bool = True,
+    ) -> None:
+        self._set(
+            timesteps=timesteps,
+            input_size=input_size,
+            hidden_size=hidden_size,
+            output_size=output_size,
+            notation=notation,
+            cell=cell,
+            layers=layers,
+            bidirectional=bidirectional,
+            convention=convention,
+            bias=bias,
+            proj_size=proj_size,
+            reset_after=reset_after,
+        )
+        self._check()
+
+    def _check(self) -> None:
         for field, minimum in (
             ("timesteps", 1),
             ("input_size", 1),
@@ -174,7 +219,7 @@ def skeleton(spec: ModelSpec | None = None, **given: Any) -> ModelSpec:
     on the sizes, so this stands for any sizes when reading names from a file or compiling
     a polynomial.
     """
-    values = {f.name: getattr(spec, f.name) for f in fields(ModelSpec)} if spec else {}
+    values = spec.as_dict() if spec else {}
     values.update(given)
     for field in SIZE_FIELDS:
         if field not in given:
