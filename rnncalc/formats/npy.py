@@ -14,12 +14,11 @@ import io
 import math
 import os
 import re
-import stat
 import struct
 import warnings
 import zipfile
 import zlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
@@ -27,18 +26,10 @@ from typing import Any, cast
 import numpy as np
 import numpy.typing as npt
 
+from ..files import FileError, cannot, open_regular
 from ..units import format_bytes
 
 Array = npt.NDArray[Any]
-
-_OPEN_FLAGS = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
-_KINDS: tuple[tuple[Callable[[int], bool], str], ...] = (
-    (stat.S_ISDIR, "a directory"),
-    (stat.S_ISCHR, "a character device"),
-    (stat.S_ISBLK, "a block device"),
-    (stat.S_ISFIFO, "a FIFO"),
-    (stat.S_ISSOCK, "a socket"),
-)
 
 _MAGIC = b"\x93NUMPY"
 #: Per .npy format version: how the header length is stored, and the header's encoding.
@@ -68,7 +59,7 @@ _ZIP_ERRORS = (
 )
 
 
-class ArrayFileError(ValueError):
+class ArrayFileError(FileError):
     """A weights or inputs file that cannot be used.
 
     The message, one line starting with the file's path, says why.
@@ -92,7 +83,7 @@ class _Header:
 def read_npy(path: Path, max_bytes: int) -> Array:
     """The one array of an ``.npy`` file (``np.save``), read only if it fits in *max_bytes*."""
     where = str(path)
-    with _open(path) as stream:
+    with open_regular(path, ArrayFileError) as stream:
         try:
             header = _read_header(stream, where)
             _check_size(header, where, max_bytes)
@@ -107,7 +98,7 @@ def read_npy(path: Path, max_bytes: int) -> Array:
                 raise ArrayFileError(f"{where}: has {extra} after its data")
             return _read_data(stream, header, where)
         except OSError as error:
-            raise ArrayFileError(_cannot(path, "read", error)) from None
+            raise ArrayFileError(cannot(path, "read", error)) from None
 
 
 @dataclass(frozen=True)
@@ -165,11 +156,11 @@ def open_npz(path: Path, max_bytes: int) -> Iterator[NpzArchive]:
     """An ``.npz`` archive (``np.savez``) opened and surveyed: every member's header is read
     and checked, and their total checked against *max_bytes*, before any data is read.
     """
-    with _open(path) as stream:
+    with open_regular(path, ArrayFileError) as stream:
         try:
             _check_archive(stream, path)
         except OSError as error:
-            raise ArrayFileError(_cannot(path, "read", error)) from None
+            raise ArrayFileError(cannot(path, "read", error)) from None
         try:
             archive = zipfile.ZipFile(stream)
         except _ZIP_ERRORS as error:
@@ -193,44 +184,6 @@ def read_npz(path: Path, max_bytes: int) -> dict[str, Array]:
 def _damaged(path: Path, error: BaseException) -> ArrayFileError:
     reason = _brief(" ".join(str(error).split()) or "it ends early", 100)
     return ArrayFileError(f"{path}: damaged .npz archive ({reason})")
-
-
-def _open(path: Path) -> io.BufferedReader:
-    """*path* opened for reading, if it is a regular file (symbolic links followed)."""
-    try:
-        mode = os.stat(path).st_mode
-    except (OSError, ValueError) as error:
-        raise ArrayFileError(_open_failure(path, error)) from None
-    _require_regular(path, mode)  # so that no device or FIFO is ever opened
-    try:
-        fd = os.open(path, _OPEN_FLAGS)
-    except OSError as error:
-        raise ArrayFileError(_open_failure(path, error)) from None
-    try:
-        _require_regular(path, os.fstat(fd).st_mode)  # it may have changed since the stat
-        return os.fdopen(fd, "rb")
-    except BaseException:
-        os.close(fd)
-        raise
-
-
-def _require_regular(path: Path, mode: int) -> None:
-    if not stat.S_ISREG(mode):
-        kind = next((name for test, name in _KINDS if test(mode)), "an unusual kind of file")
-        raise ArrayFileError(f"{path}: not a regular file ({kind})")
-
-
-def _open_failure(path: Path, error: OSError | ValueError) -> str:
-    if isinstance(error, FileNotFoundError):
-        if os.path.islink(path):
-            return f"{path}: a symbolic link to a file that does not exist"
-        return f"{path}: no such file"
-    return _cannot(path, "open", error)
-
-
-def _cannot(path: Path, action: str, error: OSError | ValueError) -> str:
-    reason = getattr(error, "strerror", None) or str(error)
-    return f"{path}: cannot {action}: {reason[:1].lower()}{reason[1:]}"
 
 
 def _read_header(stream: io.BufferedIOBase, where: str) -> _Header:
