@@ -45,6 +45,8 @@ references: ## how to regenerate tests/reference/ (runs only with REFERENCE_PYTH
 	@echo "which runs:"
 	@echo "  KERAS_BACKEND=torch \$$REFERENCE_PYTHON tests/reference/make_forward_reference.py"
 	@echo "  KERAS_BACKEND=torch \$$REFERENCE_PYTHON tests/reference/make_framework_counts.py"
+	@echo "  KERAS_BACKEND=torch \$$REFERENCE_PYTHON tests/reference/make_network_counts.py"
+	@echo "  KERAS_BACKEND=torch \$$REFERENCE_PYTHON tests/reference/make_network_forward.py"
 	@echo "  \$$REFERENCE_PYTHON tests/reference/make_tool_counts.py"
 	@echo "then: make test, and read git diff -- tests/reference."
 ifneq ($(REFERENCE_PYTHON),)
@@ -52,6 +54,8 @@ ifneq ($(REFERENCE_PYTHON),)
 		'import torch, keras; print("torch", torch.__version__, "keras", keras.__version__)'
 	KERAS_BACKEND=torch $(REFERENCE_PYTHON) tests/reference/make_forward_reference.py
 	KERAS_BACKEND=torch $(REFERENCE_PYTHON) tests/reference/make_framework_counts.py
+	KERAS_BACKEND=torch $(REFERENCE_PYTHON) tests/reference/make_network_counts.py
+	KERAS_BACKEND=torch $(REFERENCE_PYTHON) tests/reference/make_network_forward.py
 	$(REFERENCE_PYTHON) tests/reference/make_tool_counts.py
 	git diff --stat -- tests/reference
 else

@@ -422,15 +422,13 @@ def test_bad_options(args: list[str], message: str) -> None:
 
 
 def test_corrupted_shape_source_fails_with_exit_1(monkeypatch: pytest.MonkeyPatch) -> None:
-    original = shapes.rnn_weights
+    original = shapes._Walk.rnn
 
-    def wrong(spec: Any) -> Any:
-        return tuple(
-            w.replace(shape=(spec.hidden_size, spec.hidden_size + 1)) if w.name == "W_hh" else w
-            for w in original(spec)
-        )
+    def wrong(walk: Any) -> Any:  # the one shape source gives W_hh one column too many
+        for w in original(walk):
+            yield w.replace(shape=(w.shape[0], w.shape[1] + 1)) if w.name == "W_hh" else w
 
-    monkeypatch.setattr(shapes, "rnn_weights", wrong)
+    monkeypatch.setattr(shapes._Walk, "rnn", wrong)
     result = run("--check")
     assert result.exit_code == 1
     assert "forward pass runs" in result.stdout

@@ -195,20 +195,21 @@ def test_checks_pass_for_any_valid_sizes(
     assert result.h.dtype == np.dtype(dtype)
 
 
-def corrupt(name: str, shape: Any) -> Any:
-    """A stand-in for shapes.rnn_weights that gives `name` the shape shape(spec)."""
-    original = shapes.rnn_weights
+def corrupt(monkeypatch: pytest.MonkeyPatch, name: str, wider: int) -> None:
+    """Corrupt the one shape source: the tensor `name` gets `wider` more columns, for the
+    listing, the totals and the forward pass alike.
+    """
+    original = shapes._Walk.rnn
 
-    def rnn_weights(spec: ModelSpec) -> tuple[shapes.Weight, ...]:
-        return tuple(w.replace(shape=shape(spec)) if w.name == name else w for w in original(spec))
+    def rnn(walk: Any) -> Any:
+        for w in original(walk):
+            yield w.replace(shape=(*w.shape[:-1], w.shape[-1] + wider)) if w.name == name else w
 
-    return rnn_weights
+    monkeypatch.setattr(shapes._Walk, "rnn", rnn)
 
 
 def test_corrupted_recurrent_matrix_fails_the_check(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(
-        shapes, "rnn_weights", corrupt("W_hh", lambda s: (s.hidden_size, s.hidden_size + 1))
-    )
+    corrupt(monkeypatch, "W_hh", 1)
     with pytest.raises(PassFailed) as failed:
         run(ModelSpec(), RunOptions(), check=True)
     report = failed.value.report
@@ -219,9 +220,7 @@ def test_corrupted_recurrent_matrix_fails_the_check(monkeypatch: pytest.MonkeyPa
 
 
 def test_corrupted_output_matrix_fails_the_y_shape_check(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(
-        shapes, "rnn_weights", corrupt("W_yh", lambda s: (s.hidden_size, s.output_size + 1))
-    )
+    corrupt(monkeypatch, "W_yh", 1)
     report, _ = run(ModelSpec(), RunOptions(batch_size=2), check=True)
     failed = {c.name: c for c in report.checks if not c.ok}
     assert set(failed) == {"y: outputs (last) shape"}

@@ -18,6 +18,14 @@ Sources of the layouts (and so of the counts):
   ``recurrent_kernel`` (H, G*H), ``bias`` (G*H), or (2, 3*H) for a GRU with
   ``reset_after=True`` (the default); ``Bidirectional`` holds forward_/backward_ copies.
   Gate order i, f, c, o (LSTM) and z, r, h (GRU).  Head ``Dense``: ``kernel`` (in, O), ``bias``.
+* embeddings: ``nn.Embedding`` ``weight`` and Keras ``Embedding`` ``embeddings``, both
+  (vocab_size, dim); a tied output layer shares it (``nn.Linear(dim, vocab).weight`` has the
+  same shape), so it is listed with ``tied`` set and counted once, at the embedding.
+
+How a whole network's tensors are named in each convention is :mod:`rnncalc.model.naming`;
+each layer kind contributes its tensors in one function below (:func:`_embedding`,
+:func:`_seed_cell`, :func:`_pytorch_cell`, :func:`_keras_cell`, :func:`_dense`), and the
+dense equivalent in :func:`dense_weights`.
 
 Standard library only.
 """
@@ -25,11 +33,23 @@ Standard library only.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
+from .naming import (
+    KERAS_LAYER,
+    KerasNames,
+    Letters,
+    dense_steps,
+    pytorch_modules,
+    seed_dense_names,
+    times,
+)
+from .network import Dense, Embedding, Network, Recurrent, Stage
 from .record import Record
 from .spec import GATES, ModelSpec, SpecError, shown
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 #: The most stacked layers whose tensors are listed one by one.  Deeper stacks are
 #: counted (terms, below) but not listed: a table of their tensors would have thousands
@@ -37,6 +57,7 @@ from .spec import GATES, ModelSpec, SpecError, shown
 MAX_LISTED_LAYERS = 100
 
 Role = Literal[
+    "embedding",
     "input",
     "hidden",
     "recurrent",
@@ -45,20 +66,22 @@ Role = Literal[
     "recurrent_bias",
     "biases",
     "projection",
+    "dense",
+    "dense_bias",
     "output",
     "output_bias",
 ]
-Part = Literal["recurrent", "hidden", "output"]
+Part = Literal["embedding", "recurrent", "hidden", "output"]
 Direction = Literal["forward", "backward"]
 
 #: Keras stores the GRU's gates as z, r, h (h being our n); its LSTM as i, f, c, o.
 KERAS_GATES = {"rnn": "h", "lstm": "ifgo", "gru": "zrn"}
-KERAS_LAYER = {"rnn": "simple_rnn", "lstm": "lstm", "gru": "gru"}
 
 #: Roles of tensors that are added, not multiplied: biases.
-BIAS_ROLES = frozenset({"input_bias", "recurrent_bias", "biases", "output_bias"})
+BIAS_ROLES = frozenset({"input_bias", "recurrent_bias", "biases", "dense_bias", "output_bias"})
 
 ROLE_DESCRIPTIONS: dict[Role, str] = {
+    "embedding": "token -> vector",
     "input": "input -> hidden",
     "hidden": "hidden -> hidden",
     "recurrent": "hidden -> hidden",
@@ -67,6 +90,8 @@ ROLE_DESCRIPTIONS: dict[Role, str] = {
     "recurrent_bias": "recurrent bias",
     "biases": "input and recurrent biases",
     "projection": "projection",
+    "dense": "dense layer",
+    "dense_bias": "dense bias",
     "output": "hidden -> output",
     "output_bias": "output bias",
 }
@@ -77,7 +102,13 @@ class Weight(Record):
 
     ``gates`` lists, in order, the gate blocks the tensor holds along its gate axis;
     ``transposed`` marks PyTorch's (out, in) layout, where the seed and Keras use (in, out).
-    ``group`` labels the subtotal the tensor counts towards.
+    ``group`` labels the subtotal the tensor counts towards.  ``layer`` is the stacked
+    recurrent layer it belongs to, or for other layers how many stacked layers precede it
+    (the seed's output layer sits at L); ``stage`` (0, or 1 for a decoder), ``module`` (the
+    layer's index in its stage) and ``sublayer`` (its place in a stack) place it in a
+    :class:`~rnncalc.model.network.Network`.  ``tied`` names the tensor whose storage it
+    shares (a language model's output layer and its embedding): it then adds nothing to
+    the count.
     """
 
     FIELDS = (
@@ -91,6 +122,10 @@ class Weight(Record):
         "direction",
         "gates",
         "transposed",
+        "stage",
+        "module",
+        "sublayer",
+        "tied",
     )
     __slots__ = FIELDS
     name: str
@@ -103,6 +138,10 @@ class Weight(Record):
     direction: Direction
     gates: str
     transposed: bool
+    stage: int
+    module: int
+    sublayer: int
+    tied: str
 
     def __init__(
         self,
@@ -116,6 +155,10 @@ class Weight(Record):
         direction: Direction = "forward",
         gates: str = "",
         transposed: bool = False,
+        stage: int = 0,
+        module: int = 0,
+        sublayer: int = 0,
+        tied: str = "",
     ) -> None:
         self._set(
             name=name,
@@ -128,20 +171,31 @@ class Weight(Record):
             direction=direction,
             gates=gates,
             transposed=transposed,
+            stage=stage,
+            module=module,
+            sublayer=sublayer,
+            tied=tied,
         )
 
     @property
-    def count(self) -> int:
+    def elements(self) -> int:
         """Number of elements, an exact Python int."""
         return math.prod(self.shape)
 
+    @property
+    def count(self) -> int:
+        """Parameters the tensor adds to the model: its elements, or 0 when ``tied`` (they
+        are counted at the tensor it shares).
+        """
+        return 0 if self.tied else math.prod(self.shape)
+
 
 class Term:
-    """A weight and how many tensors like it a model holds: 1, or L-1 for a tensor of layer
-    1, which every layer above the first repeats with the same shape.
+    """A weight and how many tensors like it a model holds: 1, or s-1 for a tensor of the
+    second layer of a stack of s, which every layer above it repeats with the same shape.
 
     Terms fold a stack of any depth in constant work: sum ``count`` over them for a total,
-    over those of one role for a cost.  The weights come from a stack of at most two
+    over those of one role for a cost.  The weights come from stacks of at most two
     layers, so their names and ``layer`` numbers are not the deep model's: list tensors
     with :func:`rnn_weights` instead.  (A plain class: a dataclass costs start-up time.)
     """
@@ -156,37 +210,85 @@ class Term:
 
     @property
     def count(self) -> int:
-        """Elements of all the tensors this term stands for."""
+        """Parameters of all the tensors this term stands for."""
         return self.weight.count * self.times
 
     @property
+    def elements(self) -> int:
+        """Elements of all the tensors this term stands for (tied ones included)."""
+        return self.weight.elements * self.times
+
+    @property
     def repeated(self) -> bool:
-        """Whether the term stands for layers 1 to L-1 (``times`` is L-1), not one tensor."""
-        return self.weight.layer == 1 and self.weight.part != "output"
+        """Whether the term stands for layers 2 to s of a stack (``times`` is s-1)."""
+        return self.weight.sublayer == 1
 
 
-def rnn_terms(spec: ModelSpec) -> tuple[Term, ...]:
-    """The recurrent network's weights as terms: constant work for any number of layers."""
-    return _terms(rnn_weights, spec)
+def as_network(model: ModelSpec | Network) -> Network:
+    """The network a model describes: itself, or the seed-style spec's network."""
+    return model if isinstance(model, Network) else model.network()
 
 
-def dense_terms(spec: ModelSpec) -> tuple[Term, ...]:
-    """The dense equivalent's weights as terms: hidden layers 2 to L repeat layer 2."""
-    return _terms(dense_weights, spec)
+def rnn_weights(model: ModelSpec | Network) -> tuple[Weight, ...]:
+    """Every weight of the recurrent network, in the order its convention lists them.
+
+    Raises SpecError beyond :data:`MAX_LISTED_LAYERS` stacked layers (use
+    :func:`rnn_terms`).
+    """
+    network = as_network(model)
+    _listable(network)
+    return tuple(_Walk(network, None).rnn())
 
 
-def _terms(build: Callable[[ModelSpec], tuple[Weight, ...]], spec: ModelSpec) -> tuple[Term, ...]:
-    listed = build(spec.replace(layers=min(spec.layers, 2)))
-    terms = (Term(w, 1) for w in listed)
-    return tuple(Term(t.weight, spec.layers - 1) if t.repeated else t for t in terms)
+def dense_weights(model: ModelSpec | Network) -> tuple[Weight, ...]:
+    """Weights of the dense equivalent, the seed's rule for whole networks.
+
+    Each stacked recurrent layer becomes a fully connected layer over the whole flattened
+    sequence: T*in inputs (every step's features side by side) to T*D*H units (one per RNN
+    hidden unit per step and direction), so the seed's 12 -> 9 -> 1 comes out.  A
+    decoder's layer also reads its encoder layer's T*D*H outputs, in place of the final
+    state it starts from.  Everything else keeps its kind: an embedding is the same table,
+    a dense layer on every step reads each step's D*H units, and the first dense layer on
+    the last step reads them all (T*D*H), as the seed's output layer does.  A tied layer
+    stays tied when it reads one step of the embedding's width.  Raises SpecError beyond
+    :data:`MAX_LISTED_LAYERS` stacked layers (use :func:`dense_terms`).
+    """
+    network = as_network(model)
+    _listable(network)
+    return tuple(_Walk(network, None).dense())
 
 
-def _listable(spec: ModelSpec) -> None:
-    if spec.layers > MAX_LISTED_LAYERS:
+def rnn_terms(model: ModelSpec | Network) -> tuple[Term, ...]:
+    """The recurrent network's weights as terms: constant work for any stack depth."""
+    network = as_network(model)
+    return _terms(network, _Walk(network, 2).rnn())
+
+
+def dense_terms(model: ModelSpec | Network) -> tuple[Term, ...]:
+    """The dense equivalent's weights as terms: a stack's hidden layers 2 to s repeat 2."""
+    network = as_network(model)
+    return _terms(network, _Walk(network, 2).dense())
+
+
+def _terms(network: Network, weights: Iterator[Weight]) -> tuple[Term, ...]:
+    terms = []
+    for w in weights:
+        times = 1
+        if w.sublayer == 1:
+            layer = network.stages[w.stage].layers[w.module]
+            assert isinstance(layer, Recurrent)
+            times = layer.stack - 1
+        terms.append(Term(w, times))
+    return tuple(terms)
+
+
+def _listable(network: Network) -> None:
+    depth = sum(stage.depth for stage in network.stages)
+    if depth > MAX_LISTED_LAYERS:
         raise SpecError(
             "layers",
-            f"tensors are listed one by one for at most {MAX_LISTED_LAYERS} layers, got "
-            f"{shown(spec.layers)}; totals work at any depth (params -q, cost, sweep, fit)",
+            f"tensors are listed one by one for at most {MAX_LISTED_LAYERS} stacked layers, "
+            f"got {shown(depth)}; totals work at any depth (params -q, cost, sweep, fit)",
         )
 
 
@@ -198,102 +300,232 @@ def by_group(weights: tuple[Weight, ...]) -> dict[str, list[Weight]]:
     return groups
 
 
-def directions(spec: ModelSpec) -> tuple[Direction, ...]:
+def directions(spec: ModelSpec | Recurrent) -> tuple[Direction, ...]:
     """The directions of each layer: forward, and backward when bidirectional."""
     return ("forward", "backward") if spec.bidirectional else ("forward",)
 
 
 def layer_inputs(spec: ModelSpec, layer: int) -> tuple[int, str]:
-    """Features entering ``layer``, in numbers and letters: I, then D*H (D*P)."""
+    """Features entering ``layer`` of a seed-style stack, in numbers and letters: I, then
+    D*H (D*P).
+    """
     if layer == 0:
         return spec.input_size, "I"
     letter = "P" if spec.proj_size else "H"
-    return spec.directions * spec.state_size, _times(spec.directions, letter)
+    return spec.directions * spec.state_size, times(spec.directions, letter)
 
 
-def rnn_weights(spec: ModelSpec) -> tuple[Weight, ...]:
-    """Every weight of the recurrent network, in the order its convention lists them.
+class _Walk:
+    """One pass over a network's layers in order, naming and shaping their tensors.
 
-    Raises SpecError beyond :data:`MAX_LISTED_LAYERS` layers (use :func:`rnn_terms`).
-    """
-    _listable(spec)
-    build = {"seed": _seed_cell, "pytorch": _pytorch_cell, "keras": _keras_cell}[spec.convention]
-    weights: list[Weight] = []
-    for layer in range(spec.layers):
-        for direction in directions(spec):
-            weights.extend(build(spec, layer, direction))
-    return (*weights, *_head(spec))
-
-
-def dense_weights(spec: ModelSpec) -> tuple[Weight, ...]:
-    """Weights of the seed's dense equivalent: an MLP over the flattened input.
-
-    The input layer has T*I units (every timestep's input side by side), each of the L
-    hidden layers T*D*H units (one per RNN hidden unit per step and direction) and the
-    output layer O units: W_1 is (T*I) x (T*D*H), W_2 ... W_L are (T*D*H) x (T*D*H), and
-    W_{L+1} is (T*D*H) x O, each followed by its bias.  Raises SpecError beyond
-    :data:`MAX_LISTED_LAYERS` layers (use :func:`dense_terms`).
-    """
-    _listable(spec)
-    t = spec.timesteps
-    width = t * spec.directions * spec.hidden_size
-    width_symbol = "T·" + _times(spec.directions, "H")
-    weights: list[Weight] = []
-    features, features_symbol = t * spec.input_size, "T·I"
-    for k in range(1, spec.layers + 1):
-        group = "hidden" if spec.layers == 1 else f"hidden layer {k}"
-        weights += [
-            Weight(
-                f"W_{k}",
-                (features, width),
-                (features_symbol, width_symbol),
-                "input" if k == 1 else "hidden",
-                "hidden",
-                group,
-                k - 1,
-            ),
-            Weight(f"b_{k}", (width,), (width_symbol,), "input_bias", "hidden", group, k - 1),
-        ]
-        features, features_symbol = width, width_symbol
-    if spec.has_output_layer:
-        k = spec.layers + 1
-        weights += [
-            Weight(
-                f"W_{k}",
-                (width, spec.output_size),
-                (width_symbol, "O"),
-                "output",
-                "output",
-                "output",
-                spec.layers,
-            ),
-            Weight(
-                f"b_{k}",
-                (spec.output_size,),
-                ("O",),
-                "output_bias",
-                "output",
-                "output",
-                spec.layers,
-            ),
-        ]
-    return tuple(weights)
-
-
-def _times(count: int, letter: str) -> str:
-    return letter if count == 1 else f"{count}·{letter}"
-
-
-class _Place:
-    """Where a recurrent tensor sits: its layer, direction and subtotal group.
-
-    (A plain class: a dataclass would cost start-up time for nothing here.)
+    ``cap`` lists at most that many layers of each stack (2 for terms: the second stands
+    for the rest); names and counters still advance as if all were listed.
     """
 
-    __slots__ = ("direction", "group", "layer")
+    def __init__(self, network: Network, cap: int | None) -> None:
+        self.network, self.cap = network, cap
+        self.keras = KerasNames()
+        self.convention = network.convention
+        #: The encoder's dense-equivalent outputs: (first depth, units, letters) per layer.
+        self.encoder_outputs: list[tuple[int, int, str]] = []
 
-    def __init__(self, layer: int, direction: Direction, group: str) -> None:
-        self.layer, self.direction, self.group = layer, direction, group
+    def _prefix(self, s: int) -> str:
+        return ("encoder.", "decoder.")[s] if self.network.encoder_decoder else ""
+
+    def _group(self, s: int, label: str) -> str:
+        return (("encoder ", "decoder ")[s] if self.network.encoder_decoder else "") + label
+
+    def _listed(self, layer: Recurrent) -> int:
+        return layer.stack if self.cap is None else min(layer.stack, self.cap)
+
+    # The recurrent network ------------------------------------------------------------
+
+    def rnn(self) -> Iterator[Weight]:
+        for s, stage in enumerate(self.network.stages):
+            yield from self._rnn_stage(s, stage)
+
+    def _rnn_stage(self, s: int, stage: Stage) -> Iterator[Weight]:
+        modules = pytorch_modules(self.network, s) if self.convention == "pytorch" else []
+        letters = Letters(self.network, s)
+        width, letter = stage.features, letters.size("E" if stage.embedding else "I")
+        depth, m, j = 0, 0, 0
+        single = stage.depth == 1 and not stage.recurrent[0].bidirectional
+        embedding = ""
+        for k, layer in enumerate(stage.layers):
+            if isinstance(layer, Embedding):
+                w = _embedding(self, s, k, layer, modules, letters)
+                embedding = w.name
+                yield w
+            elif isinstance(layer, Recurrent):
+                state = letters.recurrent(m, "P" if layer.proj_size else "H")
+                for sub in range(self._listed(layer)):
+                    cell = _Cell(self, s, stage, k, layer, sub, depth + sub, letters, m)
+                    cell.inputs = (width, letter)
+                    cell.module = modules[k] if modules else ""
+                    cell.single = single
+                    yield from cell.weights()
+                    width, letter = layer.width, times(layer.directions, state)
+                if self.convention == "keras" and not layer.name:
+                    self.keras.skip(KERAS_LAYER[layer.cell], layer.stack - self._listed(layer))
+                    if layer.bidirectional:
+                        self.keras.skip("bidirectional", layer.stack - self._listed(layer))
+                width, letter = layer.width, times(layer.directions, state)
+                depth += layer.stack
+                m += 1
+            else:
+                yield from _dense(self, s, stage, k, layer, j, (width, letter), depth, embedding)
+                width, letter = layer.units, letters.dense(j)
+                j += 1
+
+    # The dense equivalent ---------------------------------------------------------------
+
+    def _encoder_output(self, depth: int) -> tuple[int, str]:
+        """The encoder's stacked layer ``depth`` in the dense equivalent: units, letters."""
+        below = [(units, symbol) for first, units, symbol in self.encoder_outputs if first <= depth]
+        return below[-1]
+
+    def dense(self) -> Iterator[Weight]:
+        hidden_layers = sum(stage.depth for stage in self.network.stages)
+        for s, stage in enumerate(self.network.stages):
+            yield from self._dense_stage(s, stage, hidden_layers)
+
+    def _dense_stage(self, s: int, stage: Stage, hidden_layers: int) -> Iterator[Weight]:
+        letters = Letters(self.network, s)
+        t, t_letter = stage.timesteps, letters.size("T")
+        prefix = self._prefix(s)
+        width, letter = stage.features, letters.size("E" if stage.embedding else "I")
+        flattened = dense_steps(stage)
+        n = depth = j = m = 0
+        embedding: tuple[str, int] | None = None
+        for k, layer in enumerate(stage.layers):
+            if isinstance(layer, Embedding):
+                v, e = layer.vocab_size, layer.dim
+                name = prefix + "W_e"
+                embedding = (name, e)
+                yield Weight(
+                    name,
+                    (v, e),
+                    (letters.size("V"), letters.size("E")),
+                    "embedding",
+                    "embedding",
+                    self._group(s, "embedding"),
+                    stage=s,
+                    module=k,
+                )
+            elif isinstance(layer, Recurrent):
+                units = t * layer.directions * layer.hidden_size
+                unit_letter = times(layer.directions, letters.recurrent(m, "H"))
+                for sub in range(self._listed(layer)):
+                    n += 1
+                    inputs, symbol = t * width, f"{t_letter}·{letter}"
+                    if s == 1:
+                        extra, extra_symbol = self._encoder_output(depth + sub)
+                        inputs, symbol = inputs + extra, f"{symbol}+{extra_symbol}"
+                    group = "hidden" if hidden_layers == 1 else f"hidden layer {n}"
+                    out_symbol = f"{t_letter}·{unit_letter}"
+                    yield Weight(
+                        f"{prefix}W_{n}",
+                        (inputs, units),
+                        (symbol, out_symbol),
+                        "input" if n == 1 else "hidden",
+                        "hidden",
+                        self._group(s, group),
+                        depth + sub,
+                        stage=s,
+                        module=k,
+                        sublayer=sub,
+                    )
+                    yield Weight(
+                        f"{prefix}b_{n}",
+                        (units,),
+                        (out_symbol,),
+                        "input_bias",
+                        "hidden",
+                        self._group(s, group),
+                        depth + sub,
+                        stage=s,
+                        module=k,
+                        sublayer=sub,
+                    )
+                    width, letter = layer.directions * layer.hidden_size, unit_letter
+                if s == 0:
+                    self.encoder_outputs.append((depth, units, f"{t_letter}·{unit_letter}"))
+                n += layer.stack - self._listed(layer)
+                width, letter = layer.directions * layer.hidden_size, unit_letter
+                depth += layer.stack
+                m += 1
+            else:
+                n += 1
+                inputs, symbol = (t * width, f"{t_letter}·{letter}") if flattened[k] else (
+                    width, letter)  # fmt: skip
+                tied = ""
+                if layer.tie and embedding is not None and not flattened[k]:
+                    tied = embedding[0] if embedding[1] == width else ""
+                last = j == len(stage.dense) - 1
+                group = self._group(s, "output" if last else f"dense {j + 1}")
+                unit = letters.dense(j)
+                yield Weight(
+                    f"{prefix}W_{n}",
+                    (inputs, layer.units),
+                    (symbol, unit),
+                    "output" if last else "dense",
+                    "output",
+                    group,
+                    depth,
+                    stage=s,
+                    module=k,
+                    tied=tied,
+                )
+                if layer.bias:
+                    yield _dense_bias(f"{prefix}b_{n}", layer.units, unit, last, group, depth, s, k)
+                width, letter = layer.units, unit
+                j += 1
+
+
+def _embedding(
+    walk: _Walk, s: int, k: int, layer: Embedding, modules: list[str], letters: Letters
+) -> Weight:
+    if walk.convention == "pytorch":
+        name = modules[k] + "weight"
+    elif walk.convention == "keras":
+        name = f"{layer.name or walk.keras.next('embedding')}/embeddings"
+    else:
+        name = walk._prefix(s) + "W_e"
+    return Weight(
+        name,
+        (layer.vocab_size, layer.dim),
+        (letters.size("V"), letters.size("E")),
+        "embedding",
+        "embedding",
+        walk._group(s, "embedding"),
+        stage=s,
+        module=k,
+    )
+
+
+class _Cell:
+    """One stacked recurrent layer (both directions): where it sits, what it reads."""
+
+    inputs: tuple[int, str]
+    module: str
+    single: bool
+
+    def __init__(
+        self,
+        walk: _Walk,
+        s: int,
+        stage: Stage,
+        k: int,
+        layer: Recurrent,
+        sub: int,
+        depth: int,
+        letters: Letters,
+        m: int,
+    ) -> None:
+        self.walk, self.s, self.stage, self.k, self.layer = walk, s, stage, k, layer
+        self.sub, self.depth = sub, depth
+        self.h = letters.recurrent(m, "H")
+        self.p = letters.recurrent(m, "P")
 
     def weight(
         self,
@@ -302,131 +534,182 @@ class _Place:
         symbols: tuple[str, ...],
         role: Role,
         gates: str,
+        direction: Direction,
         transposed: bool = False,
     ) -> Weight:
+        if self.single:
+            group = "recurrent"
+        else:
+            group = f"layer {self.depth}" + (f" {direction}" if self.layer.bidirectional else "")
         return Weight(
             name,
             shape,
             symbols,
             role,
             "recurrent",
-            self.group,
-            self.layer,
-            self.direction,
+            self.walk._group(self.s, group),
+            self.depth,
+            direction,
             gates,
             transposed,
+            self.s,
+            self.k,
+            self.sub,
         )
 
+    def weights(self) -> Iterator[Weight]:
+        build = {"seed": self._seed, "pytorch": self._pytorch, "keras": self._keras}
+        names = self._keras_names() if self.walk.convention == "keras" else {}
+        for direction in directions(self.layer):
+            yield from build[self.walk.convention](direction, names)
 
-def _place(spec: ModelSpec, layer: int, direction: Direction) -> _Place:
-    if spec.layers == 1 and not spec.bidirectional:
-        group = "recurrent"
-    else:
-        group = f"layer {layer}" + (f" {direction}" if spec.bidirectional else "")
-    return _Place(layer, direction, group)
-
-
-def _seed_cell(spec: ModelSpec, layer: int, direction: Direction) -> list[Weight]:
-    h, gates = spec.hidden_size, GATES[spec.cell]
-    features, letter = layer_inputs(spec, layer)
-    at = _place(spec, layer, direction)
-    sfx = (f"_l{layer}" if spec.layers > 1 else "") + (
-        "_reverse" if direction == "backward" else ""
-    )
-    if spec.notation == "concat":
-        width = _times(len(gates), "H")
-        weights = [
-            at.weight(
-                f"W_h{sfx}",
+    def _seed(self, direction: Direction, _names: dict[str, str]) -> Iterator[Weight]:
+        h, gates = self.layer.hidden_size, GATES[self.layer.cell]
+        features, letter = self.inputs
+        sfx = (f"_l{self.depth}" if self.stage.depth > 1 else "") + (
+            "_reverse" if direction == "backward" else ""
+        )
+        prefix = self.walk._prefix(self.s)
+        if self.walk.network.notation == "concat":
+            width = times(len(gates), self.h)
+            yield self.weight(
+                f"{prefix}W_h{sfx}",
                 (h + features, len(gates) * h),
-                (f"H+{letter}", width),
+                (f"{self.h}+{letter}", width),
                 "input_recurrent",
                 gates,
-            ),
-        ]
-        if spec.bias:
-            weights.append(at.weight(f"b_h{sfx}", (len(gates) * h,), (width,), "input_bias", gates))
-        return weights
-    weights = []
-    for gate in gates:
-        weights += [
-            at.weight(f"W_x{gate}{sfx}", (features, h), (letter, "H"), "input", gate),
-            at.weight(f"W_h{gate}{sfx}", (h, h), ("H", "H"), "recurrent", gate),
-        ]
-        if spec.bias:
-            weights.append(at.weight(f"b_{gate}{sfx}", (h,), ("H",), "input_bias", gate))
-    return weights
+                direction,
+            )
+            if self.layer.bias:
+                yield self.weight(
+                    f"{prefix}b_h{sfx}", (len(gates) * h,), (width,), "input_bias", gates, direction
+                )
+            return
+        for gate in gates:
+            yield self.weight(
+                f"{prefix}W_x{gate}{sfx}", (features, h), (letter, self.h), "input", gate, direction
+            )
+            yield self.weight(
+                f"{prefix}W_h{gate}{sfx}", (h, h), (self.h, self.h), "recurrent", gate, direction
+            )
+            if self.layer.bias:
+                yield self.weight(
+                    f"{prefix}b_{gate}{sfx}", (h,), (self.h,), "input_bias", gate, direction
+                )
+
+    def _pytorch(self, direction: Direction, _names: dict[str, str]) -> Iterator[Weight]:
+        layer = self.layer
+        h, p, gates = layer.hidden_size, layer.proj_size, GATES[layer.cell]
+        g, width = len(gates), times(len(gates), self.h)
+        features, letter = self.inputs
+        sfx = f"_l{self.sub}" + ("_reverse" if direction == "backward" else "")
+        state, state_letter = (p, self.p) if p else (h, self.h)
+        base = self.module
+        yield self.weight(
+            f"{base}weight_ih{sfx}", (g * h, features), (width, letter), "input", gates,
+            direction, True,
+        )  # fmt: skip
+        yield self.weight(
+            f"{base}weight_hh{sfx}", (g * h, state), (width, state_letter), "recurrent", gates,
+            direction, True,
+        )  # fmt: skip
+        if layer.bias:
+            yield self.weight(
+                f"{base}bias_ih{sfx}", (g * h,), (width,), "input_bias", gates, direction
+            )
+            yield self.weight(
+                f"{base}bias_hh{sfx}", (g * h,), (width,), "recurrent_bias", gates, direction
+            )
+        if p:
+            yield self.weight(
+                f"{base}weight_hr{sfx}", (p, h), (self.p, self.h), "projection", "", direction,
+                True,
+            )  # fmt: skip
+
+    def _keras_names(self) -> dict[str, str]:
+        """The layer's (and its Bidirectional wrapper's) Keras names, one per stacked layer."""
+        layer, keras = self.layer, self.walk.keras
+        base = KERAS_LAYER[layer.cell]
+        if layer.name:
+            name = layer.name if self.sub == 0 else f"{layer.name}_{self.sub}"
+        else:
+            name = keras.next(base)
+        if not layer.bidirectional:
+            return {"forward": name}
+        wrapper = keras.next("bidirectional")
+        return {d: f"{wrapper}/{d}_{name}" for d in ("forward", "backward")}
+
+    def _keras(self, direction: Direction, names: dict[str, str]) -> Iterator[Weight]:
+        layer = self.layer
+        h, gates = layer.hidden_size, KERAS_GATES[layer.cell]
+        g, width = len(gates), times(len(gates), self.h)
+        features, letter = self.inputs
+        base = KERAS_LAYER[layer.cell]
+        prefix = f"{names[direction]}/{base}_cell/"
+        yield self.weight(
+            prefix + "kernel", (features, g * h), (letter, width), "input", gates, direction
+        )
+        yield self.weight(
+            prefix + "recurrent_kernel", (h, g * h), (self.h, width), "recurrent", gates,
+            direction,
+        )  # fmt: skip
+        if layer.bias and layer.cell == "gru" and layer.reset_after:
+            yield self.weight(prefix + "bias", (2, g * h), ("2", width), "biases", gates, direction)
+        elif layer.bias:
+            yield self.weight(prefix + "bias", (g * h,), (width,), "input_bias", gates, direction)
 
 
-def _pytorch_cell(spec: ModelSpec, layer: int, direction: Direction) -> list[Weight]:
-    h, p, gates = spec.hidden_size, spec.proj_size, GATES[spec.cell]
-    g, width = len(gates), _times(len(gates), "H")
-    features, letter = layer_inputs(spec, layer)
-    at = _place(spec, layer, direction)
-    sfx = f"_l{layer}" + ("_reverse" if direction == "backward" else "")
-    state, state_letter = (p, "P") if p else (h, "H")
-    weights = [
-        at.weight(f"weight_ih{sfx}", (g * h, features), (width, letter), "input", gates, True),
-        at.weight(
-            f"weight_hh{sfx}", (g * h, state), (width, state_letter), "recurrent", gates, True
-        ),
-    ]
-    if spec.bias:
-        weights += [
-            at.weight(f"bias_ih{sfx}", (g * h,), (width,), "input_bias", gates),
-            at.weight(f"bias_hh{sfx}", (g * h,), (width,), "recurrent_bias", gates),
-        ]
-    if p:
-        weights.append(at.weight(f"weight_hr{sfx}", (p, h), ("P", "H"), "projection", "", True))
-    return weights
-
-
-def _keras_cell(spec: ModelSpec, layer: int, direction: Direction) -> list[Weight]:
-    h, gates = spec.hidden_size, KERAS_GATES[spec.cell]
-    g, width = len(gates), _times(len(gates), "H")
-    features, letter = layer_inputs(spec, layer)
-    at = _place(spec, layer, direction)
-    base = KERAS_LAYER[spec.cell]
-    name = base if layer == 0 else f"{base}_{layer}"
-    if spec.bidirectional:
-        wrapper = "bidirectional" if layer == 0 else f"bidirectional_{layer}"
-        name = f"{wrapper}/{direction}_{name}"
-    prefix = f"{name}/{base}_cell/"
-    weights = [
-        at.weight(prefix + "kernel", (features, g * h), (letter, width), "input", gates),
-        at.weight(prefix + "recurrent_kernel", (h, g * h), ("H", width), "recurrent", gates),
-    ]
-    if spec.bias and spec.keras_reset_after:
-        weights.append(at.weight(prefix + "bias", (2, g * h), ("2", width), "biases", gates))
-    elif spec.bias:
-        weights.append(at.weight(prefix + "bias", (g * h,), (width,), "input_bias", gates))
-    return weights
-
-
-def _head(spec: ModelSpec) -> tuple[Weight, ...]:
-    """The output layer on the last layer's D*H (D*P) features, unless O is 0."""
-    if not spec.has_output_layer:
-        return ()
-    o = spec.output_size
-    features = spec.directions * spec.state_size
-    letter = _times(spec.directions, "P" if spec.proj_size else "H")
-    names, shape, symbols, transposed = {
-        "seed": (("W_yh", "b_y"), (features, o), (letter, "O"), False),
-        "pytorch": (("weight", "bias"), (o, features), ("O", letter), True),
-        "keras": (("dense/kernel", "dense/bias"), (features, o), (letter, "O"), False),
-    }[spec.convention]
-    return (
-        Weight(
-            names[0],
-            shape,
-            symbols,
-            "output",
-            "output",
-            "output",
-            spec.layers,
-            "forward",
-            "",
-            transposed,
-        ),
-        Weight(names[1], (o,), ("O",), "output_bias", "output", "output", spec.layers),
+def _dense(
+    walk: _Walk,
+    s: int,
+    stage: Stage,
+    k: int,
+    layer: Dense,
+    j: int,
+    inputs: tuple[int, str],
+    depth: int,
+    embedding: str,
+) -> Iterator[Weight]:
+    """A dense layer's weight (tied or its own) and bias, in the convention's names."""
+    features, letter = inputs
+    letters = Letters(walk.network, s)
+    units, unit = layer.units, letters.dense(j)
+    last = j == len(stage.dense) - 1
+    group = walk._group(s, "output" if last else f"dense {j + 1}")
+    if walk.convention == "pytorch":
+        module = pytorch_modules(walk.network, s)[k]
+        names = (module + "weight", module + "bias")
+        shape, symbols, transposed = (units, features), (unit, letter), True
+    else:
+        if walk.convention == "keras":
+            name = layer.name or walk.keras.next("dense")
+            names = (f"{name}/kernel", f"{name}/bias")
+        else:
+            prefix = walk._prefix(s)
+            names = tuple(prefix + n for n in seed_dense_names(stage, j))  # type: ignore[assignment]
+        shape, symbols, transposed = (features, units), (letter, unit), False
+    yield Weight(
+        names[0],
+        shape,
+        symbols,
+        "output" if last else "dense",
+        "output",
+        group,
+        depth,
+        "forward",
+        "",
+        transposed,
+        s,
+        k,
+        tied=embedding if layer.tie else "",
     )
+    if layer.bias:
+        yield _dense_bias(names[1], units, unit, last, group, depth, s, k)
+
+
+def _dense_bias(
+    name: str, units: int, unit: str, last: bool, group: str, depth: int, s: int, k: int
+) -> Weight:
+    """A dense layer's bias: the output bias of the last one, a dense bias before it."""
+    role: Role = "output_bias" if last else "dense_bias"
+    return Weight(name, (units,), (unit,), role, "output", group, depth, stage=s, module=k)

@@ -6,10 +6,13 @@ must start fast.
 
 from __future__ import annotations
 
-from typing import Any, Literal, get_args
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from ..units import MAX_NUMBER, MAX_NUMBER_TEXT, scientific
 from .record import Record
+
+if TYPE_CHECKING:
+    from .network import Network
 
 Notation = Literal["separate", "concat"]
 Cell = Literal["rnn", "lstm", "gru"]
@@ -48,6 +51,12 @@ def check_int(field: str, value: object, minimum: int, maximum: int = MAX_NUMBER
     if value > maximum:
         limit = MAX_NUMBER_TEXT if maximum == MAX_NUMBER else f"{maximum:,}"
         raise SpecError(field, f"must be at most {limit}, got {shown(value)}")
+
+
+def check_choice(field: str, value: object, choices: tuple[str, ...]) -> None:
+    """Raise SpecError unless ``value`` is one of ``choices``."""
+    if value not in choices:
+        raise SpecError(field, f"must be one of {', '.join(choices)}, got {value!r:.40}")
 
 
 def shown(value: int) -> str:
@@ -146,10 +155,7 @@ class ModelSpec(Record):
             ("cell", CELLS),
             ("convention", CONVENTIONS),
         ):
-            if getattr(self, field) not in choices:
-                raise SpecError(
-                    field, f"must be one of {', '.join(choices)}, got {getattr(self, field)!r:.40}"
-                )
+            check_choice(field, getattr(self, field), choices)
         for field in ("bidirectional", "bias", "reset_after"):
             if not isinstance(getattr(self, field), bool):
                 raise SpecError(field, f"must be True or False, got {getattr(self, field)!r:.40}")
@@ -174,6 +180,29 @@ class ModelSpec(Record):
             raise SpecError(
                 "notation", "concat is the seed page's notation: it needs convention 'seed'"
             )
+
+    def network(self) -> Network:
+        """The same model as a :class:`~rnncalc.model.network.Network`: one stage of one
+        recurrent layer (``stack`` = L) and, unless O is 0, one dense layer on the last step.
+        """
+        from .network import Dense, Network, Recurrent, Stage
+
+        layers: tuple[Recurrent | Dense, ...] = (
+            Recurrent(
+                self.cell,
+                self.hidden_size,
+                self.bidirectional,
+                self.bias,
+                self.proj_size,
+                self.reset_after or self.cell != "gru",
+                self.layers,
+            ),
+        )
+        if self.output_size:
+            layers += (Dense(self.output_size),)
+        return Network(
+            (Stage(self.timesteps, self.input_size, layers),), self.convention, self.notation
+        )
 
     @property
     def has_output_layer(self) -> bool:
