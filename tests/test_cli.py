@@ -46,7 +46,7 @@ def test_quiet_prints_the_bare_rnn_total(args: list[str], total: int) -> None:
 def test_json_format() -> None:
     result = run("params", "--format", "json", "-T", "10")
     data = json.loads(result.output)
-    assert data["spec"]["timesteps"] == 10
+    assert data["model"]["timesteps"] == 10
     assert data["dense"]["total"] == (40 * 30 + 30) + (30 + 1)
 
 
@@ -94,7 +94,7 @@ def test_huge_sizes_give_the_exact_25_digit_dense_total() -> None:
         (["-H", "2.5"], "'-H' / '--hidden-size': '2.5' is not a whole number"),
         (["-O", "-1"], "'-O' / '--output-size': must be at least 0, got '-1'"),
         (["-T", "three"], "'three' is not a whole number such as 64"),
-        (["--hidden"], "No such option '--hidden'. Did you mean '--hidden-size'?"),
+        (["--hidden"], "No such option '--hidden'. Did you mean '--hidden-size' or '--hidden-ac"),
         (["--bogus"], "No such option '--bogus'"),
         (["--notation", "stacked"], "'stacked' is not one of 'separate', 'concat'"),
         (["--format", "xml"], "'xml' is not one of 'table', 'json', 'csv'"),

@@ -2,11 +2,14 @@ from __future__ import annotations
 
 import re
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
+from networks import networks
 
 from rnncalc import ModelSpec, count_params, explain
 from rnncalc.analysis.formulas import formula
+from rnncalc.model.network import Network
+from rnncalc.model.shapes import Weight
 
 sizes = st.integers(min_value=1, max_value=10**9)
 outputs = st.integers(min_value=0, max_value=10**9)
@@ -16,8 +19,8 @@ notations = st.sampled_from(["separate", "concat"])
 def evaluate(expression: str, letters: dict[str, int] | None = None) -> int:
     """Evaluate a formula as printed: × and · are products, letters are sizes."""
     python = expression.replace("×", "*").replace("·", "*")
-    assert re.fullmatch(r"[0-9TIHO()+* ]+", python), python
-    return int(eval(python, {}, letters or {}))
+    assert re.fullmatch(r"[0-9A-Za-z()+* ]+", python), python
+    return int(eval(python, {"__builtins__": {}}, letters or {}))
 
 
 def test_seed_totals() -> None:
@@ -158,3 +161,43 @@ def test_closed_forms_per_layer_equal_the_listed_tensors(
         assert g.total == report.rnn.subtotals[g.group]
         assert evaluate(g.numeric) == g.total
         assert int(eval(g.symbolic.replace("·", "*"), {}, letters)) == g.total
+
+
+def _letters(weights: tuple[Weight, ...], known: dict[str, int]) -> dict[str, int]:
+    """Each size letter (H2, Vd, P, ...) solved from the tensors' axes (``4·H``, ``H+I``):
+    an axis with one unknown letter is linear in it, so two evaluations give its value.
+    """
+    letters = dict(known)
+    axes = {
+        (s.replace("·", "*"), n) for w in weights for s, n in zip(w.symbols, w.shape, strict=True)
+    }
+    while True:
+        solved = False
+        for axis, size in axes:
+            unknown = set(re.findall(r"[A-Z][0-9]*d?", axis)) - letters.keys()
+            if len(unknown) == 1:
+                (letter,) = unknown
+                at = [eval(axis, {}, {**letters, letter: x}) for x in (0, 1)]
+                letters[letter] = (size - at[0]) // (at[1] - at[0])
+                solved = True
+        if not solved:
+            return letters
+
+
+@settings(max_examples=150, deadline=None)
+@given(networks())
+def test_network_formulas_evaluate_to_the_totals(network: Network) -> None:
+    """Whole networks: every written form, in numbers and in letters, gives the count (a
+    tied weight is counted once: the formula leaves it out, as the total does).
+    """
+    report = count_params(network)
+    explanation = explain(report)
+    steps = dict(zip(("T", "Td"), (stage.timesteps for stage in network.stages), strict=False))
+    letters = _letters(report.rnn.weights + report.dense.weights, steps)
+    for f, model in ((explanation.rnn, report.rnn), (explanation.dense, report.dense)):
+        assert f.total == model.total == evaluate(f.numeric)
+        assert evaluate(f.symbolic, letters) == model.total
+    assert [g.group for g in explanation.groups] == list(report.rnn.subtotals)
+    for g in explanation.groups:
+        assert g.total == report.rnn.subtotals[g.group] == evaluate(g.numeric)
+        assert evaluate(g.symbolic, letters) == g.total

@@ -200,7 +200,7 @@ def stage(*layers: Any, input_size: int | None = 4) -> Stage:
             "layers[2].tie",
             "reads 3 features",
         ),
-        (lambda: Recurrent("lstm", 3, proj_size=3), "proj_size", "smaller than hidden_size 3"),
+        (lambda: Recurrent("lstm", 3, proj_size=3), "proj_size", "smaller than the hidden size 3"),
         (lambda: Recurrent("gru", 3, proj_size=1), "proj_size", "kind 'lstm'"),
         (lambda: Recurrent("lstm", 3, reset_after=False), "reset_after", "kind 'gru'"),
         (lambda: Recurrent("gru", 3, activation="relu"), "activation", "its own"),

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import doctest
+import os
 import re
 import shlex
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -17,6 +19,8 @@ from rnncalc.cli import cli
 ROOT = Path(__file__).parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 CONSOLE_BLOCKS = re.findall(r"```console\n(.*?)```", README, flags=re.DOTALL)
+#: Model files the examples read: a toml block whose first line is ``# file: NAME``.
+FILES = dict(re.findall(r"```toml\n# file: (\S+)\n(.*?)```", README, flags=re.DOTALL))
 
 
 def examples() -> list[tuple[str, str]]:
@@ -44,7 +48,15 @@ def steady(text: str) -> str:
 def output_of(command: str) -> str:
     program, *args = shlex.split(command)
     assert program == "rnncalc"
-    result = CliRunner().invoke(cli, args, prog_name="rnncalc")
+    with tempfile.TemporaryDirectory() as folder:
+        for name, text in FILES.items():
+            (Path(folder) / name).write_text(text, encoding="utf-8")
+        cwd = os.getcwd()
+        os.chdir(folder)
+        try:
+            result = CliRunner().invoke(cli, args, prog_name="rnncalc")
+        finally:
+            os.chdir(cwd)
     assert result.exit_code == 0, result.output
     return result.output
 
@@ -63,8 +75,11 @@ def rewrite_readme_examples() -> None:
 
     def rewrite(block: re.Match[str]) -> str:
         chunks = re.split(r"^\$ ", block[1], flags=re.MULTILINE)
-        commands = [chunk.partition("\n")[0] for chunk in chunks[1:]]
-        body = "".join(f"$ {command}\n{output_of(command)}" for command in commands)
+        body = ""
+        for chunk in chunks[1:]:
+            command, _, old = chunk.partition("\n")
+            new = output_of(command)
+            body += f"$ {command}\n{old if steady(old) == steady(new) else new}"
         return f"```console\n{chunks[0]}{body}```"
 
     text = re.sub(r"```console\n(.*?)```", rewrite, README, flags=re.DOTALL)

@@ -33,21 +33,21 @@ def test_seed_csv_golden(golden: Callable[[str, str], None]) -> None:
 
 def test_json_shape() -> None:
     data = json.loads(params_json(SEED))
-    assert set(data) == {"spec", "rnn", "dense", "ratio"}
-    assert data["spec"] == {
+    assert set(data) == {"model", "rnn", "dense", "ratio"}
+    assert data["model"] == {
+        "convention": "seed",
         "timesteps": 3,
         "input_size": 4,
-        "hidden_size": 3,
-        "output_size": 1,
-        "notation": "separate",
-        "cell": "rnn",
-        "layers": 1,
-        "bidirectional": False,
-        "convention": "seed",
-        "bias": True,
-        "proj_size": 0,
-        "reset_after": True,
+        "layers": [{"kind": "rnn", "hidden_size": 3}, {"kind": "dense", "units": 1}],
     }
+    assert data["rnn"]["layers"] == [
+        {"stage": None, "index": 0, "kind": "rnn", "params": 24},
+        {"stage": None, "index": 1, "kind": "dense", "params": 4},
+    ]
+    assert data["dense"]["layers"] == [
+        {"stage": None, "index": 0, "kind": "rnn", "params": 117},
+        {"stage": None, "index": 1, "kind": "dense", "params": 10},
+    ]
     assert data["rnn"]["total"] == 28
     assert data["dense"]["total"] == 127
     assert data["rnn"]["weights"][0] == {

@@ -72,7 +72,7 @@ def test_choices_ignore_case(args: list[str], expected: str) -> None:
         (["parms"], "Did you mean 'params'?"),
         (["swep"], "Did you mean 'sweep'?"),
         (["params", "--bidi"], "Did you mean '--bidirectional'?"),
-        (["params", "--hidden"], "Did you mean '--hidden-size'?"),
+        (["params", "--hidden"], "Did you mean '--hidden-size' or '--hidden-activation'?"),
         (["forward", "--re"], "Did you mean '--reset-after' or '--repeat'?"),
     ],
 )
@@ -107,7 +107,12 @@ def test_json_is_spec_then_options_then_results(args: list[str], options: set[st
     assert not {"batch_size", "dtype", "outputs"} & set(keys[2:])
 
 
-def test_params_json_has_the_spec_first_and_no_options() -> None:
+def test_params_json_has_the_model_first_and_no_options() -> None:
     data = json.loads(run("params", "-f", "json").stdout)
-    assert next(iter(data)) == "spec"
-    assert set(data["spec"]) == MODEL_FIELDS
+    assert next(iter(data)) == "model"
+    assert data["model"] == {
+        "convention": "seed",
+        "timesteps": 3,
+        "input_size": 4,
+        "layers": [{"kind": "rnn", "hidden_size": 3}, {"kind": "dense", "units": 1}],
+    }

@@ -11,10 +11,11 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal
 
 from ..model import shapes
-from ..model.shapes import Term, Weight
+from ..model.shapes import Term, Weight, as_network
 from ..model.spec import DTYPE_BYTES, ModelSpec
 
 if TYPE_CHECKING:
+    from ..model.network import Network
     from .formulas import Explanation
 
 ModelName = Literal["rnn", "dense"]
@@ -27,20 +28,21 @@ class ModelCount:
     and ``params --format json`` runs in shell loops.)
     """
 
-    def __init__(self, model: ModelName, spec: ModelSpec) -> None:
-        self.model, self.spec = model, spec
+    def __init__(self, model: ModelName, network: Network) -> None:
+        self.model, self.network = model, network
 
     @cached_property
     def terms(self) -> tuple[Term, ...]:
         """The weights as terms (see :class:`rnncalc.model.shapes.Term`), for any depth."""
-        return (shapes.rnn_terms if self.model == "rnn" else shapes.dense_terms)(self.spec)
+        return (shapes.rnn_terms if self.model == "rnn" else shapes.dense_terms)(self.network)
 
     @cached_property
     def weights(self) -> tuple[Weight, ...]:
         """Every weight tensor, in order; raises SpecError beyond
-        :data:`rnncalc.model.shapes.MAX_LISTED_LAYERS` layers.
+        :data:`rnncalc.model.shapes.MAX_LISTED_LAYERS` stacked layers.
         """
-        return (shapes.rnn_weights if self.model == "rnn" else shapes.dense_weights)(self.spec)
+        build = shapes.rnn_weights if self.model == "rnn" else shapes.dense_weights
+        return build(self.network)
 
     @property
     def total(self) -> int:
@@ -55,18 +57,47 @@ class ModelCount:
         return f"ModelCount({self.model!r}, total={self.total:,})"
 
     def to_dict(self) -> dict[str, Any]:
-        """``total``, ``float32_bytes``, ``subtotals`` and every weight's ``name``, ``shape``,
-        ``count``, ``layer`` and ``direction`` (see :func:`place`).
+        """``total``, ``float32_bytes``, ``subtotals``, ``layers`` (see :meth:`layers`) and
+        every weight's ``name``, ``shape``, ``count``, ``layer`` and ``direction`` (see
+        :func:`place`), and ``tied`` for a weight that shares another's.
         """
         return {
             "total": self.total,
             "float32_bytes": self.bytes(),
             "subtotals": self.subtotals,
+            "layers": self.layers(),
             "weights": [
-                {"name": w.name, "shape": list(w.shape), "count": w.count, **place(w)}
+                {
+                    "name": w.name,
+                    "shape": list(w.shape),
+                    "count": w.count,
+                    **place(w),
+                    **({"tied": w.tied} if w.tied else {}),
+                }
                 for w in self.weights
             ],
         }
+
+    def layers(self) -> list[dict[str, Any]]:
+        """Each layer of the network (as the model file lists them) and its parameters:
+        ``stage`` (``encoder``/``decoder``, or None), ``index`` in its stage, ``kind`` and
+        ``params`` (for the dense equivalent: the layers it has in their place).
+        """
+        params: dict[tuple[int, int], int] = {}
+        for t in self.terms:
+            place = (t.weight.stage, t.weight.module)
+            params[place] = params.get(place, 0) + t.count
+        encoder_decoder = self.network.encoder_decoder
+        return [
+            {
+                "stage": ("encoder", "decoder")[s] if encoder_decoder else None,
+                "index": k,
+                "kind": layer.kind,
+                "params": params.get((s, k), 0),
+            }
+            for s, stage in enumerate(self.network.stages)
+            for k, layer in enumerate(stage.layers)
+        ]
 
     @property
     def subtotals(self) -> dict[str, int]:
@@ -83,21 +114,29 @@ class ModelCount:
 class ParamsReport:
     """What ``rnncalc params`` reports: the RNN against its dense equivalent."""
 
-    def __init__(self, spec: ModelSpec, rnn: ModelCount, dense: ModelCount) -> None:
-        self.spec, self.rnn, self.dense = spec, rnn, dense
+    def __init__(self, network: Network, rnn: ModelCount, dense: ModelCount) -> None:
+        self.network, self.rnn, self.dense = network, rnn, dense
+
+    @property
+    def spec(self) -> ModelSpec | None:
+        """The seed-style spec of the network, when it has that form (else None)."""
+        return ModelSpec.from_network(self.network)
 
     def __repr__(self) -> str:
         return (
             f"ParamsReport(rnn={self.rnn.total:,}, dense={self.dense.total:,}, "
-            f"ratio={self.ratio:.3g}, spec={self.spec!r})"
+            f"ratio={self.ratio:.3g})"
         )
 
     def to_dict(self, explanation: Explanation | None = None) -> dict[str, Any]:
-        """What ``rnncalc params --format json`` prints: ``spec``, ``rnn``, ``dense``,
-        ``ratio``, and ``explanation`` when given (:func:`rnncalc.analysis.formulas.explain`).
+        """What ``rnncalc params --format json`` prints: ``model`` (the model file's
+        contents, :func:`rnncalc.model.modelfile.to_dict`), ``rnn``, ``dense``, ``ratio``, and
+        ``explanation`` when given (:func:`rnncalc.analysis.formulas.explain`).
         """
+        from ..model.modelfile import to_dict
+
         data: dict[str, Any] = {
-            "spec": self.spec.as_dict(),
+            "model": to_dict(self.network),
             "rnn": self.rnn.to_dict(),
             "dense": self.dense.to_dict(),
             "ratio": self.ratio,
@@ -117,20 +156,22 @@ class ParamsReport:
 
 
 def place(w: Weight) -> dict[str, Any]:
-    """``layer`` (0-based; None for the output layer) and ``direction`` (recurrent tensors
-    only), as JSON and CSV list them.
+    """``layer`` (the stacked recurrent layer, 0-based; None for embeddings and dense
+    layers) and ``direction`` (recurrent tensors only), as JSON and CSV list them.
     """
     return {
-        "layer": None if w.part == "output" else w.layer,
+        "layer": None if w.part in ("output", "embedding") else w.layer,
         "direction": w.direction if w.part == "recurrent" else None,
     }
 
 
-def count_params(spec: ModelSpec) -> ParamsReport:
-    """Count the parameters of the seed's RNN and of its dense equivalent.
+def count_params(model: ModelSpec | Network) -> ParamsReport:
+    """Count the parameters of a network (or the seed-style spec's) and of its dense
+    equivalent.
 
     >>> report = count_params(ModelSpec())
     >>> report.rnn.total, report.dense.total
     (28, 127)
     """
-    return ParamsReport(spec=spec, rnn=ModelCount("rnn", spec), dense=ModelCount("dense", spec))
+    network = as_network(model)
+    return ParamsReport(network, ModelCount("rnn", network), ModelCount("dense", network))

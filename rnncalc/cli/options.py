@@ -146,7 +146,7 @@ def model_options_but_layers(func: F) -> F:
             "--bias/--no-bias",
             default=True,
             show_default=True,
-            help="Recurrent biases (the output layer keeps its own).",
+            help="Recurrent biases (dense layers keep their own).",
         ),
         int_option(
             "--proj-size",

@@ -133,7 +133,7 @@ class Recurrent(Record):
         if proj_size and proj_size >= hidden_size:
             raise SpecError(
                 "proj_size",
-                f"must be smaller than hidden_size {shown(hidden_size)}, got {proj_size}",
+                f"must be smaller than the hidden size {shown(hidden_size)}, got {proj_size}",
             )
         if proj_size and cell != "lstm":
             raise SpecError("proj_size", "is PyTorch's LSTM projection: it needs kind 'lstm'")

@@ -204,6 +204,40 @@ class ModelSpec(Record):
             (Stage(self.timesteps, self.input_size, layers),), self.convention, self.notation
         )
 
+    @classmethod
+    def from_network(cls, network: Network) -> ModelSpec | None:
+        """The spec whose :meth:`network` has the same tensors, if the network has that
+        form (one stage of one recurrent layer, tanh unless a vanilla RNN's, and at most one
+        plain dense layer; where it runs does not change a tensor); else None.
+        """
+        from .network import Dense, Recurrent
+
+        stage, *more = network.stages
+        cell, *head = stage.layers
+        if more or stage.input_size is None or not isinstance(cell, Recurrent):
+            return None
+        if len(head) > 1 or cell.name or cell.activation != "tanh":
+            return None
+        dense = head[0] if head else None
+        if dense is not None and (
+            not isinstance(dense, Dense) or dense != Dense(dense.units, steps=dense.steps)
+        ):
+            return None
+        return cls(
+            stage.timesteps,
+            stage.input_size,
+            cell.hidden_size,
+            dense.units if isinstance(dense, Dense) else 0,
+            network.notation,
+            cell.cell,
+            cell.stack,
+            cell.bidirectional,
+            network.convention,
+            cell.bias,
+            cell.proj_size,
+            cell.reset_after,
+        )
+
     @property
     def has_output_layer(self) -> bool:
         """Whether the network ends in an output layer (``output_size > 0``)."""

@@ -103,7 +103,7 @@ def params_table(
     notes: list[Note] = [summary]
     if explanation is not None:
         notes.append(_explanation_text(explanation))
-    return draw(table, notes, color=color, width=width, title=describe(report.spec))
+    return draw(table, notes, color=color, width=width, title=describe(report.network))
 
 
 def _explanation_text(explanation: Explanation) -> RenderableType:
@@ -132,6 +132,8 @@ _LONGEST_FORMULA = 24
 
 def _role(w: Weight) -> str:
     role = ROLE_DESCRIPTIONS[w.role]
+    if w.tied:
+        return f"{role}, tied: = {w.tied}"
     return f"{role} [{','.join(w.gates)}]" if len(w.gates) > 1 else role
 
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from rich.console import RenderableType
 
+    from ..model.network import Layer, Network
     from ..model.spec import ModelSpec
     from .tables import Table
 
@@ -28,12 +29,56 @@ _LIST_BREAK = re.compile(r",\n\s+")
 CELL_TITLES = {"rnn": "vanilla RNN", "lstm": "LSTM", "gru": "GRU"}
 
 
-def describe(spec: ModelSpec, what: str = "Parameters") -> str:
+def describe(model: ModelSpec | Network, what: str = "Parameters") -> str:
     """One line naming the sizes and the model, e.g. for a table's title:
-    ``Parameters for T=3, I=4, H=3, O=1: vanilla RNN, seed convention``.
+    ``Parameters for T=3, I=4, H=3, O=1: vanilla RNN, seed convention``, or for a whole
+    network ``Parameters for T=100: embedding 20000x128 -> LSTM 64 -> dense 10, keras
+    convention``.
     """
+    from ..model.spec import ModelSpec
+
+    spec = model if isinstance(model, ModelSpec) else ModelSpec.from_network(model)
+    if spec is None:
+        assert not isinstance(model, ModelSpec)
+        return f"{what} for {network_words(model)}"
     sizes = f"T={spec.timesteps}, I={spec.input_size}, H={spec.hidden_size}, O={spec.output_size}"
     return f"{what} for {sizes}: {model_words(spec)}"
+
+
+def network_words(network: Network) -> str:
+    """A whole network in words: ``T=100: embedding 20000x128 -> LSTM 64 -> dense 10,
+    keras convention``; an encoder-decoder's two stages separated by ``;``.
+    """
+    parts = []
+    for s, stage in enumerate(network.stages):
+        sizes = f"T={stage.timesteps}" + (
+            f", I={stage.input_size}" if stage.input_size is not None else ""
+        )
+        layers = " -> ".join(layer_words(layer) for layer in stage.layers)
+        label = ("encoder ", "decoder ")[s] if network.encoder_decoder else ""
+        parts.append(f"{label}{sizes}: {layers}")
+    return "; ".join(parts) + f", {network.convention} convention"
+
+
+def layer_words(layer: Layer) -> str:
+    """One layer in words: ``embedding 20000x128``, ``2 x bidirectional LSTM 64``."""
+    from ..model.network import Embedding, Recurrent
+
+    if isinstance(layer, Embedding):
+        return f"embedding {layer.vocab_size}x{layer.dim}"
+    if isinstance(layer, Recurrent):
+        words = ("bidirectional " if layer.bidirectional else "") + CELL_TITLES[layer.cell]
+        words = f"{layer.stack} x {words}" if layer.stack > 1 else words
+        extras = [f"P={layer.proj_size}"] if layer.proj_size else []
+        extras += [] if layer.bias else ["no bias"]
+        extras += [] if layer.reset_after else ["no reset_after"]
+        extras += [layer.activation] if layer.activation != "tanh" else []
+        return f"{words} {layer.hidden_size}" + (f" ({', '.join(extras)})" if extras else "")
+    words = f"dense {layer.units}" + (" tied" if layer.tie else "")
+    extras = [] if layer.activation == "identity" else [layer.activation]
+    extras += ["every step"] if layer.steps == "all" else []
+    extras += [] if layer.bias else ["no bias"]
+    return words + (f" ({', '.join(extras)})" if extras else "")
 
 
 def model_words(spec: ModelSpec) -> str:
