@@ -38,8 +38,8 @@ def test_table_shows_compute_memory_and_tools() -> None:
 
 def test_json() -> None:
     data = json.loads(run("-f", "json", "-c", "lstm", "--convention", "pytorch", "-O", "0").stdout)
-    assert set(data) == {"spec", "options", "flops_convention", "rnn", "dense", "tools"}
-    assert data["options"] == {"batch_size": 1, "outputs": "last", "dtype": "float32"}
+    assert set(data) == {"model", "options", "flops_convention", "rnn", "dense", "tools"}
+    assert data["options"] == {"batch_size": 1, "dtype": "float32"}
     compute = data["rnn"]["compute"]
     assert compute["matmul_macs"] == 252
     assert compute["bias_additions"] == 72

@@ -88,7 +88,6 @@ MODEL_FIELDS = set(ModelSpec.FIELDS)
 @pytest.mark.parametrize(
     ("args", "options"),
     [
-        (["cost"], {"batch_size", "outputs", "dtype"}),
         (
             ["forward"],
             {"batch_size", "dtype", "hidden_activation", "output_activation", "outputs",
@@ -103,6 +102,19 @@ def test_json_is_spec_then_options_then_results(args: list[str], options: set[st
     keys = list(data)
     assert keys[:2] == ["spec", "options"]
     assert set(data["spec"]) == MODEL_FIELDS
+    assert set(data["options"]) == options
+    assert not {"batch_size", "dtype", "outputs"} & set(keys[2:])
+
+
+@pytest.mark.parametrize(("args", "options"), [(["cost"], {"batch_size", "dtype"})])
+def test_json_is_model_then_options_then_results(args: list[str], options: set[str]) -> None:
+    """Commands on whole networks: the model in the model file's form, the run's options,
+    then the results; the model is the one params prints for the same flags.
+    """
+    data = json.loads(run(*args, "-f", "json").stdout)
+    keys = list(data)
+    assert keys[:2] == ["model", "options"]
+    assert data["model"] == json.loads(run("params", "-f", "json").stdout)["model"]
     assert set(data["options"]) == options
     assert not {"batch_size", "dtype", "outputs"} & set(keys[2:])
 

@@ -29,6 +29,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from ..model import shapes
+from ..model.network import Dense, Network, Recurrent, Stage
 from ..model.shapes import BIAS_ROLES, Term, Weight
 from ..model.spec import DTYPE_BYTES, DTYPES, OUTPUTS, ModelSpec, Outputs, SpecError, check_int
 from .counts import count_params
@@ -67,8 +68,13 @@ MATMUL_ROLES = {
     "recurrent": "recurrent projection",
     "input_recurrent": "input and recurrent projection",
     "projection": "projection layer",
+    "dense": "dense layers",
     "output": "output layer",
 }
+
+
+#: Compute lines of the recurrent (or hidden) layers, which :attr:`Compute.layer_macs` sums.
+LAYER_LINES = frozenset({*MATMUL_ROLES.values(), "layer biases"}) - {"output layer", "dense layers"}
 
 
 @dataclass(frozen=True)
@@ -106,9 +112,13 @@ class Compute:
 
     @property
     def layer_macs(self) -> int:
-        """MACs (matmul + bias) of the recurrent or hidden layers, without the output layer."""
+        """MACs (matmul + bias) of the recurrent (or hidden) layers: no dense layer's."""
         lines = (*self.matmul, *self.biases)
-        return sum(line.per_sequence for line in lines if not line.name.startswith("output"))
+        return sum(
+            line.per_sequence
+            for line in lines
+            if line.name.removeprefix("encoder ").removeprefix("decoder ") in LAYER_LINES
+        )
 
     @property
     def flops(self) -> int:
@@ -210,36 +220,54 @@ class ToolCount:
     source: str
 
 
-@dataclass(frozen=True)
 class CostReport:
-    """What ``rnncalc cost`` reports."""
+    """What ``rnncalc cost`` reports, for a seed-style spec or a whole network."""
 
-    spec: ModelSpec
-    batch_size: int
-    outputs: Outputs
-    rnn: ModelCost
-    dense: ModelCost
-    tools: tuple[ToolCount, ...]
+    __slots__ = ("batch_size", "dense", "network", "rnn", "tools")
+
+    def __init__(
+        self,
+        network: Network,
+        batch_size: int,
+        rnn: ModelCost,
+        dense: ModelCost,
+        tools: tuple[ToolCount, ...],
+    ) -> None:
+        self.network, self.batch_size = network, batch_size
+        self.rnn, self.dense, self.tools = rnn, dense, tools
+
+    @property
+    def spec(self) -> ModelSpec | None:
+        """The seed-style spec of the network, when it has that form."""
+        return ModelSpec.from_network(self.network)
+
+    @property
+    def outputs(self) -> Outputs | None:
+        """Where a seed-style network's output layer runs (``last`` too when it has none),
+        or None for other networks, whose dense layers say it themselves.
+        """
+        if self.spec is None:
+            return None
+        heads = self.network.stages[0].dense
+        return heads[-1].steps if heads else "last"
 
     def __repr__(self) -> str:
         return (
             f"CostReport(rnn_flops={self.rnn.compute.flops:,}, "
-            f"dense_flops={self.dense.compute.flops:,}, batch_size={self.batch_size}, "
-            f"outputs={self.outputs!r}, spec={self.spec!r})"
+            f"dense_flops={self.dense.compute.flops:,}, batch_size={self.batch_size})"
         )
 
     def to_dict(self) -> dict[str, Any]:
-        """What ``rnncalc cost --format json`` prints: ``spec``, ``options`` (batch_size,
-        outputs, dtype), ``flops_convention``, ``rnn`` and ``dense`` (compute and memory),
-        and ``tools`` (how torchinfo, ptflops and thop count the same layers).
+        """What ``rnncalc cost --format json`` prints: ``model`` (the model file's form),
+        ``options`` (batch_size, dtype), ``flops_convention``, ``rnn`` and ``dense``
+        (compute and memory), and ``tools`` (how torchinfo, ptflops and thop count the same
+        recurrent layers).
         """
+        from ..model.modelfile import to_dict
+
         return {
-            "spec": self.spec.as_dict(),
-            "options": {
-                "batch_size": self.batch_size,
-                "outputs": self.outputs,
-                "dtype": self.rnn.memory.dtype,
-            },
+            "model": to_dict(self.network),
+            "options": {"batch_size": self.batch_size, "dtype": self.rnn.memory.dtype},
             "flops_convention": FLOPS_CONVENTION,
             "rnn": self.rnn.to_dict(),
             "dense": self.dense.to_dict(),
@@ -251,150 +279,274 @@ class CostReport:
 
 
 def estimate_cost(
-    spec: ModelSpec, batch_size: int = 1, outputs: Outputs = "last", dtype: str = "float32"
+    model: ModelSpec | Network,
+    batch_size: int = 1,
+    outputs: Outputs | None = None,
+    dtype: str = "float32",
 ) -> CostReport:
-    """Compute and memory of the RNN and of its dense equivalent for a batch of sequences."""
+    """Compute and memory of the RNN and of its dense equivalent for a batch of sequences.
+
+    ``outputs`` (``last``, the default, or ``all``) places a seed-style spec's output layer;
+    a network's dense layers carry their own ``steps``.
+    """
     check_int("batch_size", batch_size, 1)
     for field, value, choices in (("dtype", dtype, DTYPES), ("outputs", outputs, OUTPUTS)):
-        if value not in choices:
+        if value is not None and value not in choices:
             raise SpecError(field, f"must be one of {', '.join(choices)}, got {value!r:.40}")
-    report = count_params(spec)
+    network = with_outputs(model, outputs)
+    report = count_params(network)
+    b = batch_size
+    rnn_terms, dense_terms = report.rnn.terms, report.dense.terms
     rnn = ModelCost(
-        _rnn_compute(spec, report.rnn.terms, batch_size, outputs),
-        _memory(report.rnn.total, _rnn_activations(spec, batch_size, outputs), dtype),
+        _compute(network, rnn_terms, b, True),
+        _memory(report.rnn.total, _rnn_activations(network, b), dtype),
     )
     dense = ModelCost(
-        _dense_compute(spec, report.dense.terms, batch_size),
-        _memory(report.dense.total, _dense_activations(spec, batch_size), dtype),
+        _compute(network, dense_terms, b, False),
+        _memory(report.dense.total, _dense_activations(network, b), dtype),
     )
-    return CostReport(spec, batch_size, outputs, rnn, dense, tool_counts(spec, batch_size))
+    return CostReport(network, b, rnn, dense, tool_counts(network, b))
 
 
-def _applications(spec: ModelSpec, w: Weight, outputs: Outputs) -> int:
-    """How many times per sequence a tensor of the RNN is used."""
-    if w.part == "output":
-        return spec.timesteps if outputs == "all" else 1
-    return spec.timesteps
-
-
-def _rnn_compute(spec: ModelSpec, terms: tuple[Term, ...], b: int, outputs: Outputs) -> Compute:
-    t = spec.timesteps
-    matmul = []
-    for role, name in MATMUL_ROLES.items():
-        members = [term for term in terms if term.weight.role == role]
-        if not members:
-            continue
-        times = _applications(spec, members[0].weight, outputs)
-        total = sum(term.count for term in members)
-        per_step = b * total if times == t else None
-        formula = _product(b, times, members)
-        matmul.append(Line(name, per_step, b * times * total, formula))
-    bias_lines = []
-    recurrent_biases = _biases(terms, "recurrent")
-    if recurrent_biases:
-        count = sum(term.count for term in recurrent_biases)
-        bias_lines.append(
-            Line("layer biases", b * count, b * t * count, _product(b, t, recurrent_biases))
-        )
-    head_biases = _biases(terms, "output")
-    if head_biases:
-        times = _applications(spec, head_biases[0].weight, outputs)
-        count = sum(term.count for term in head_biases)
-        per_step = b * count if times == t else None
-        bias_lines.append(
-            Line("output bias", per_step, b * times * count, _product(b, times, head_biases))
-        )
-    units = spec.layers * spec.directions * spec.hidden_size
-    per_unit = sum(n for _, n in ELEMENTWISE[spec.cell])
-    elementwise = Line(
-        f"{per_unit} per unit: " + "; ".join(f"{what} ({n})" for what, n in ELEMENTWISE[spec.cell]),
-        b * units * per_unit,
-        b * t * units * per_unit,
-        f"B·T·L·D·H·{per_unit} = {b}·{t}·{spec.layers}·{spec.directions}·"
-        f"{spec.hidden_size}·{per_unit}",
+def with_outputs(model: ModelSpec | Network, outputs: Outputs | None) -> Network:
+    """The network of ``model``, a seed-style spec's output layer placed by ``outputs``."""
+    if isinstance(model, Network):
+        if outputs is not None:
+            raise SpecError("outputs", "a network's dense layers carry their own steps")
+        return model
+    network = model.network()
+    if outputs in (None, "last"):
+        return network
+    stage = network.stages[0]
+    layers = tuple(
+        layer.replace(steps=outputs) if isinstance(layer, Dense) else layer
+        for layer in stage.layers
     )
-    return Compute(tuple(matmul), tuple(bias_lines), elementwise)
+    return network.replace(stages=(stage.replace(layers=layers),))
 
 
-def _dense_compute(spec: ModelSpec, terms: tuple[Term, ...], b: int) -> Compute:
-    matmul = []
-    for role, name in MATMUL_ROLES.items():
-        members = [term for term in terms if term.weight.role == role]
-        if members:
-            total = sum(term.count for term in members)
-            matmul.append(Line(name, None, b * total, _product(b, 1, members)))
-    bias_lines = []
-    for name, part in (("layer biases", "hidden"), ("output bias", "output")):
-        members = _biases(terms, part)
-        if members:
-            count = sum(term.count for term in members)
-            bias_lines.append(Line(name, None, b * count, _product(b, 1, members)))
-    hidden = spec.layers * spec.timesteps * spec.directions * spec.hidden_size
+def applications(network: Network, w: Weight) -> int:
+    """How many times per sequence a tensor is applied: a recurrent layer's at each of its
+    stage's T steps, a dense layer's once or at each step (its ``steps``), the dense
+    equivalent's hidden layers' once, an embedding's never (a lookup multiplies nothing).
+    """
+    stage = network.stages[w.stage]
+    if w.part == "embedding":
+        return 0
+    if w.part == "recurrent":
+        return stage.timesteps
+    if w.part == "hidden":
+        return 1
+    layer = stage.layers[w.module]
+    return stage.timesteps if isinstance(layer, Dense) and layer.steps == "all" else 1
+
+
+def _line_name(network: Network, w: Weight, name: str) -> str:
+    return (("encoder ", "decoder ")[w.stage] if network.encoder_decoder else "") + name
+
+
+def _compute(network: Network, terms: tuple[Term, ...], b: int, recurrent: bool) -> Compute:
+    """Matmul and bias lines, each a role (or bias kind) in a stage, and element-wise work."""
+    matmul: dict[str, list[Term]] = {}
+    biases: dict[str, list[Term]] = {}
+    for s in range(len(network.stages)):
+        for role, name in MATMUL_ROLES.items():
+            for term in terms:
+                w = term.weight
+                if w.stage == s and w.role == role and applications(network, w):
+                    matmul.setdefault(_line_name(network, w, name), []).append(term)
+    for term in terms:
+        w = term.weight
+        if w.role in BIAS_ROLES:
+            kind = BIAS_LINES.get(w.role, "layer biases")
+            biases.setdefault(_line_name(network, w, kind), []).append(term)
     return Compute(
-        tuple(matmul),
-        tuple(bias_lines),
-        Line(
-            "1 per unit: activation f_h of every hidden unit",
-            None,
-            b * hidden,
-            f"B·L·T·D·H = {b}·{spec.layers}·{spec.timesteps}·{spec.directions}·{spec.hidden_size}",
-        ),
+        tuple(_line(network, name, members, b, recurrent) for name, members in matmul.items()),
+        tuple(_line(network, name, members, b, recurrent) for name, members in biases.items()),
+        _elementwise(network, b) if recurrent else _dense_elementwise(network, b),
     )
 
 
-def _biases(terms: tuple[Term, ...], part: str) -> list[Term]:
-    return [t for t in terms if t.weight.role in BIAS_ROLES and t.weight.part == part]
+#: Bias roles with a line of their own; the others are the layers' biases.
+BIAS_LINES = {"dense_bias": "dense biases", "output_bias": "output bias"}
+
+
+def _line(network: Network, name: str, members: list[Term], b: int, recurrent: bool) -> Line:
+    """One line: its terms' elements (a tied weight's too: it multiplies) times B times
+    their applications, and per step where the RNN runs them at every step.
+    """
+    counts = [applications(network, t.weight) for t in members]
+    if len(set(counts)) > 1:  # a stage's dense layers on the last step and on every step
+        total = sum(t.elements * n for t, n in zip(members, counts, strict=True))
+        formula = " + ".join(_product(b, n, [t]) for t, n in zip(members, counts, strict=True))
+        return Line(name, None, b * total, formula)
+    times, total = counts[0], sum(t.elements for t in members)
+    steps = network.stages[members[0].weight.stage].timesteps
+    per_step = b * total if recurrent and times == steps else None
+    return Line(name, per_step, b * times * total, _product(b, times, members))
 
 
 def _product(b: int, times: int, members: list[Term]) -> str:
-    """``B·T·(a + b + 3·c)``: each term's count, times L-1 for the layers that repeat it."""
+    """``B·T·(a + b + 3·c)``: each term's elements, times L-1 for the layers that repeat it."""
     counts = " + ".join(
-        f"{t.weight.count:,}" if t.times == 1 else f"{t.times:,}·{t.weight.count:,}"
+        f"{t.weight.elements:,}" if t.times == 1 else f"{t.times:,}·{t.weight.elements:,}"
         for t in members
     )
     inner = f"({counts})" if len(members) > 1 else counts
     return f"{b}·{times}·{inner}" if times != 1 else f"{b}·{inner}"
 
 
+def _recurrent_layers(network: Network) -> list[tuple[Stage, Recurrent, int]]:
+    """Each recurrent layer with its stage and the features it reads."""
+    found = []
+    for stage in network.stages:
+        width = stage.features
+        for layer in stage.layers:
+            if isinstance(layer, Recurrent):
+                found.append((stage, layer, width))
+                width = layer.width
+    return found
+
+
+def _dense_layers(network: Network) -> list[tuple[Stage, Dense]]:
+    return [(stage, layer) for stage in network.stages for layer in stage.dense]
+
+
+def _elementwise(network: Network, b: int) -> Line:
+    """The cells' element-wise work per unit and step (:data:`ELEMENTWISE`), and one
+    operation per unit of each dense layer with an activation.
+    """
+    layers = _recurrent_layers(network)
+    cells = list(dict.fromkeys(layer.cell for _, layer, _ in layers))
+    names = []
+    for cell in cells:
+        per_unit = sum(n for _, n in ELEMENTWISE[cell])
+        ops = "; ".join(f"{what} ({n})" for what, n in ELEMENTWISE[cell])
+        names.append(f"{per_unit} per unit{f' ({cell.upper()})' if len(cells) > 1 else ''}: {ops}")
+    per_step = per_sequence = 0
+    formulas, values = [], []
+    for stage, layer, _ in layers:
+        per_unit = sum(n for _, n in ELEMENTWISE[layer.cell])
+        units = layer.stack * layer.directions * layer.hidden_size
+        per_step += b * units * per_unit
+        per_sequence += b * stage.timesteps * units * per_unit
+        formulas.append("B·T·L·D·H·" + str(per_unit))
+        values.append(
+            f"{b}·{stage.timesteps}·{layer.stack}·{layer.directions}·{layer.hidden_size}·{per_unit}"
+        )
+    heads = _activated(network, b)
+    if heads:
+        names.append("1 per unit of each dense layer with an activation")
+        formulas.append("B·O")
+        values.extend(v for v, _ in heads)
+        per_sequence += sum(n for _, n in heads)
+    formula = f"{formulas[0]} = {values[0]}" if len(values) == 1 else " + ".join(values)
+    single = len({stage.timesteps for stage in network.stages}) == 1 and not heads
+    return Line("; ".join(names), per_step if single else None, per_sequence, formula)
+
+
+def _activated(network: Network, b: int) -> list[tuple[str, int]]:
+    """The dense layers with an activation: one operation per unit each time they run."""
+    found = []
+    for stage, layer in _dense_layers(network):
+        if layer.activation != "identity":
+            steps = stage.timesteps if layer.steps == "all" else 1
+            found.append((f"{b}·{steps}·{layer.units}", b * steps * layer.units))
+    return found
+
+
+def _dense_elementwise(network: Network, b: int) -> Line:
+    """One activation per hidden unit of the dense equivalent (and per dense-layer unit
+    with an activation).
+    """
+    values, total = [], 0
+    for stage, layer, _ in _recurrent_layers(network):
+        t, d, h = stage.timesteps, layer.directions, layer.hidden_size
+        values.append(f"{b}·{layer.stack}·{t}·{d}·{h}")
+        total += b * layer.stack * t * d * h
+    heads = _activated(network, b)
+    values.extend(v for v, _ in heads)
+    total += sum(n for _, n in heads)
+    formula = f"B·L·T·D·H = {values[0]}" if len(values) == 1 else " + ".join(values)
+    return Line("1 per unit: activation f_h of every hidden unit", None, total, formula)
+
+
 Kept = dict[str, tuple[int, str]]
 
 
-def _rnn_activations(spec: ModelSpec, b: int, outputs: Outputs) -> Kept:
-    """Elements a forward pass keeps for backpropagation through time, with formulas."""
-    t, h, s, g = spec.timesteps, spec.hidden_size, spec.state_size, spec.gates
-    ld = f"{b}·{t}·{spec.layers}·{spec.directions}"
-    runs = spec.layers * spec.directions
-    state = "P" if spec.proj_size else "H"
-    kept: Kept = {
-        "inputs": (b * t * spec.input_size, f"B·T·I = {b}·{t}·{spec.input_size}"),
-        "hidden states": (b * t * runs * s, f"B·T·L·D·{state} = {ld}·{s}"),
-    }
-    if spec.cell != "rnn":
-        kept["gate buffers"] = (b * t * runs * g * h, f"B·T·L·D·{g}·H = {ld}·{g}·{h}")
-    if spec.cell == "lstm":
-        kept["cell states"] = (b * t * runs * h, f"B·T·L·D·H = {ld}·{h}")
-    if spec.has_output_layer:
-        steps = t if outputs == "all" else 1
-        kept["outputs"] = (
-            b * steps * spec.output_size,
-            f"B·{'T·' if steps > 1 else ''}O = "
-            f"{b}·{f'{t}·' if steps > 1 else ''}{spec.output_size}",
+def _keep(kept: dict[str, list[tuple[int, str, str]]]) -> Kept:
+    """Sum each kind's parts; one part keeps its formula in letters."""
+    out: Kept = {}
+    for name, parts in kept.items():
+        total = sum(n for n, _, _ in parts)
+        if len(parts) == 1:
+            out[name] = (total, f"{parts[0][1]} = {parts[0][2]}")
+        else:
+            out[name] = (total, " + ".join(numbers for _, _, numbers in parts))
+    return out
+
+
+def _inputs(network: Network, b: int, kept: dict[str, list[tuple[int, str, str]]]) -> None:
+    """Each stage's inputs, as vectors: I features, or the embedding's E per token."""
+    for stage in network.stages:
+        width, letter = (stage.features, "E" if stage.embedding else "I")
+        kept.setdefault("inputs", []).append(
+            (b * stage.timesteps * width, f"B·T·{letter}", f"{b}·{stage.timesteps}·{width}")
         )
-    return kept
 
 
-def _dense_activations(spec: ModelSpec, b: int) -> Kept:
-    t, d, h = spec.timesteps, spec.directions, spec.hidden_size
-    kept: Kept = {
-        "inputs": (b * t * spec.input_size, f"B·T·I = {b}·{t}·{spec.input_size}"),
-        "hidden units": (
-            b * spec.layers * t * d * h,
-            f"B·L·T·D·H = {b}·{spec.layers}·{t}·{d}·{h}",
-        ),
-    }
-    if spec.has_output_layer:
-        kept["outputs"] = (b * spec.output_size, f"B·O = {b}·{spec.output_size}")
-    return kept
+def _outputs(network: Network, b: int, kept: dict[str, list[tuple[int, str, str]]]) -> None:
+    """Each dense layer's outputs, once or at every step: the same in both models."""
+    for stage, layer in _dense_layers(network):
+        last = layer is stage.dense[-1]
+        steps = stage.timesteps if layer.steps == "all" else 1
+        kept.setdefault("outputs" if last else "dense outputs", []).append(
+            (
+                b * steps * layer.units,
+                f"B·{'T·' if steps > 1 else ''}{'O' if last else 'U'}",
+                f"{b}·{f'{steps}·' if steps > 1 else ''}{layer.units}",
+            )
+        )
+
+
+def _rnn_activations(network: Network, b: int) -> Kept:
+    """Elements a forward pass keeps for backpropagation through time, with formulas: the
+    input vectors (an embedding's rows), every layer's states and gate buffers, the dense
+    layers' outputs.
+    """
+    kept: dict[str, list[tuple[int, str, str]]] = {}
+    _inputs(network, b, kept)
+    for stage, layer, _ in _recurrent_layers(network):
+        t, runs = stage.timesteps, layer.stack * layer.directions
+        ld = f"{b}·{t}·{layer.stack}·{layer.directions}"
+        s, h, g = layer.state_size, layer.hidden_size, layer.gates
+        state = "P" if layer.proj_size else "H"
+        kept.setdefault("hidden states", []).append(
+            (b * t * runs * s, f"B·T·L·D·{state}", f"{ld}·{s}")
+        )
+        if layer.cell != "rnn":
+            kept.setdefault("gate buffers", []).append(
+                (b * t * runs * g * h, f"B·T·L·D·{g}·H", f"{ld}·{g}·{h}")
+            )
+        if layer.cell == "lstm":
+            kept.setdefault("cell states", []).append((b * t * runs * h, "B·T·L·D·H", f"{ld}·{h}"))
+    _outputs(network, b, kept)
+    return _keep(kept)
+
+
+def _dense_activations(network: Network, b: int) -> Kept:
+    """The dense equivalent's inputs, hidden units (T·D·H per recurrent layer) and the
+    dense layers' outputs.
+    """
+    kept: dict[str, list[tuple[int, str, str]]] = {}
+    _inputs(network, b, kept)
+    for stage, layer, _ in _recurrent_layers(network):
+        t, d, h = stage.timesteps, layer.directions, layer.hidden_size
+        kept.setdefault("hidden units", []).append(
+            (b * layer.stack * t * d * h, "B·L·T·D·H", f"{b}·{layer.stack}·{t}·{d}·{h}")
+        )
+    _outputs(network, b, kept)
+    return _keep(kept)
 
 
 def _memory(parameters: int, kept: Kept, dtype: str) -> Memory:
@@ -403,47 +555,67 @@ def _memory(parameters: int, kept: Kept, dtype: str) -> Memory:
     return Memory(parameters, elements, formulas, dtype)
 
 
-def tool_counts(spec: ModelSpec, batch_size: int) -> tuple[ToolCount, ...]:
-    """The recurrent layers as torchinfo, ptflops and thop count them, built in PyTorch."""
-    torch_spec = spec.replace(
-        convention="pytorch", notation="separate", reset_after=True, output_size=0
-    )
-    terms = shapes.rnn_terms(torch_spec)
-    b, t, h = batch_size, spec.timesteps, spec.hidden_size
-    g, d = spec.gates, spec.directions
-    params = sum(term.count for term in terms)
-    bias = 2 if spec.bias else 0
-    ptflops_extra = {"rnn": 1, "gru": 7, "lstm": 10}[spec.cell]
-    ptflops_layers = sum(
-        term.count
-        for term in terms
-        if term.weight.direction == "forward" and term.weight.role in ("input", "recurrent")
-    ) + spec.layers * (ptflops_extra * h + bias * g * h)
-    thop_extra = {"rnn": 0, "gru": 4, "lstm": 4}[spec.cell]
+#: The element-wise work per unit that ptflops and thop add to each cell's products.
+PTFLOPS_EXTRA = {"rnn": 1, "gru": 7, "lstm": 10}
+THOP_EXTRA = {"rnn": 0, "gru": 4, "lstm": 4}
 
-    def thop_cell(inputs: int) -> int:
-        return g * (h * (inputs + h) + h) + thop_extra * h + (bias * g * h)
 
-    thop = d * (thop_cell(spec.input_size) + (spec.layers - 1) * thop_cell(d * h))
+def tool_counts(network: Network, batch_size: int) -> tuple[ToolCount, ...]:
+    """The recurrent layers as torchinfo, ptflops and thop count them, built in PyTorch
+    (each layer as its own ``nn.RNN/LSTM/GRU``, the counts summed).
+    """
+    counts = [0, 0, 0]
+    for stage, layer, width in _recurrent_layers(network):
+        spec = ModelSpec(
+            stage.timesteps, width, layer.hidden_size, 0, "separate", layer.cell, layer.stack,
+            layer.bidirectional, "pytorch", layer.bias, layer.proj_size,
+        )  # fmt: skip
+        for k, n in enumerate(_layer_tools(spec, batch_size)):
+            counts[k] += n
+    cells = dict.fromkeys(layer.cell for _, layer, _ in _recurrent_layers(network))
+    ptflops_text = "/".join(str(PTFLOPS_EXTRA[c]) for c in cells)
+    thop_text = "/".join(str(THOP_EXTRA[c]) for c in cells)
     return (
         ToolCount(
             "torchinfo",
-            b * t * params,
+            counts[0],
             "every parameter, biases included, times B·T",
             "torchinfo/layer_info.py: LayerInfo.calculate_macs",
         ),
         ToolCount(
             "ptflops",
-            t * d * ptflops_layers,
-            f"weight_ih + weight_hh + {ptflops_extra}·H + both biases, per layer; "
+            counts[1],
+            f"weight_ih + weight_hh + {ptflops_text}·H + both biases, per layer; "
             "times T·D, averaged over the batch",
             "ptflops/pytorch_ops.py: rnn_flops, rnn_flops_counter_hook",
         ),
         ToolCount(
             "thop",
-            b * t * thop,
-            f"G·(H·(I+H) + H) + {thop_extra}·H + 2·G·H of biases, per layer and direction; "
+            counts[2],
+            f"G·(H·(I+H) + H) + {thop_text}·H + 2·G·H of biases, per layer and direction; "
             "times B·T",
             "thop/rnn_hooks.py: _count_rnn_cell, _count_gru_cell, _count_lstm_cell",
         ),
     )
+
+
+def _layer_tools(spec: ModelSpec, b: int) -> tuple[int, int, int]:
+    """torchinfo's, ptflops' and thop's counts for one PyTorch recurrent module."""
+    terms = shapes.rnn_terms(spec)
+    t, h = spec.timesteps, spec.hidden_size
+    g, d = spec.gates, spec.directions
+    params = sum(term.count for term in terms)
+    bias = 2 if spec.bias else 0
+    ptflops_extra = PTFLOPS_EXTRA[spec.cell]
+    ptflops_layers = sum(
+        term.count
+        for term in terms
+        if term.weight.direction == "forward" and term.weight.role in ("input", "recurrent")
+    ) + spec.layers * (ptflops_extra * h + bias * g * h)
+    thop_extra = THOP_EXTRA[spec.cell]
+
+    def thop_cell(inputs: int) -> int:
+        return g * (h * (inputs + h) + h) + thop_extra * h + (bias * g * h)
+
+    thop = d * (thop_cell(spec.input_size) + (spec.layers - 1) * thop_cell(d * h))
+    return b * t * params, t * d * ptflops_layers, b * t * thop

@@ -98,16 +98,19 @@ def compiled(structure: ModelSpec, outputs: Outputs) -> Evaluate:
     one compilation serves every depth), and like terms collected.  MACs are per
     sequence for a batch of one: matmul multiply-accumulates plus bias additions, each
     tensor applied as :mod:`rnncalc.analysis.cost` applies it (recurrent tensors at every step,
-    the output layer once or at every step, the dense layers once).
+    the output layer once or at every step, in both models, the dense hidden layers once).
     """
-    rnn = shapes.rnn_terms(structure)
-    dense = shapes.dense_terms(structure)
+    from .cost import with_outputs
+
+    network = with_outputs(structure, outputs)
+    rnn = shapes.rnn_terms(network)
+    dense = shapes.dense_terms(network)
     head_times = "T" if outputs == "all" else "1"
     polynomials = [
         _sum((t, "1") for t in rnn),
         _sum((t, "1") for t in dense),
         _sum((t, "T" if t.weight.part != "output" else head_times) for t in rnn),
-        _sum((t, "1") for t in dense),
+        _sum((t, "1" if t.weight.part != "output" else head_times) for t in dense),
     ]
     expressions = ", ".join(_source(p) for p in polynomials)
     source = f"lambda T, I, H, O, L, P={structure.proj_size}: ({expressions})"

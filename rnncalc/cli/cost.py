@@ -6,6 +6,7 @@ from typing import Any
 
 import click
 
+from .model import build_network, network_options
 from .options import (
     batch_option,
     color_option,
@@ -13,22 +14,16 @@ from .options import (
     dtype_option,
     echo_table,
     format_option,
-    model_options,
-    model_spec,
-    outputs_option,
     quiet_alone,
     quiet_option,
     refuse_if_given,
-    size_options,
 )
 from .streams import emit
 
 
 @command
-@size_options
-@model_options
+@network_options
 @batch_option
-@outputs_option("last: the output layer runs once (many-to-one); all: at every step.")
 @dtype_option("float32", "Precision of the activations and of the training estimate.")
 @click.option("--explain", "explain_", is_flag=True, help="Show each formula with its numbers.")
 @color_option
@@ -39,7 +34,6 @@ def cost(
     ctx: click.Context,
     /,
     batch_size: int,
-    outputs: Any,
     dtype: str,
     explain_: bool,
     fmt: str,
@@ -62,6 +56,8 @@ def cost(
       rnncalc cost -c lstm --convention pytorch -O 0 --explain
       rnncalc cost -c gru -I 128 -H 256 -L 2 -T 100 -B 64 --dtype float16
       rnncalc cost -f json | jq .rnn.compute.flops
+      rnncalc cost --vocab-size 10000 -I 650 -H 650 -L 2 -c lstm --tie --outputs all
+      rnncalc cost --model seq2seq.toml -B 128 --dtype bfloat16
       flops=$(rnncalc cost -q -c lstm -H 256 -T 100)
     """
     quiet_alone(ctx, "explain_", "fmt")
@@ -72,10 +68,7 @@ def cost(
     from ..analysis.cost import estimate_cost
     from ..render.cost import cost_csv, cost_json, cost_table
 
-    spec = model_spec(ctx, **model)
-    if not spec.has_output_layer:
-        refuse_if_given(ctx, "outputs", "-O 0 leaves no output layer to run")
-    report = estimate_cost(spec, batch_size, outputs, dtype)
+    report = estimate_cost(build_network(ctx, model), batch_size, dtype=dtype)
     if quiet:
         emit(f"{report.rnn.compute.flops}\n")
         return

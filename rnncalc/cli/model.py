@@ -221,7 +221,6 @@ def _from_flags(ctx: click.Context, v: dict[str, Any]) -> Network:
                 ctx,
             )
     sizes: tuple[int, ...] = v["hidden_size"]
-    heads: tuple[int, ...] = v["output_size"]
     if len(sizes) > 1 and given(ctx, "layers"):
         raise click.UsageError(
             "-L stacks layers of one size; with sizes per layer (-H 64/32) leave it out "
@@ -249,8 +248,7 @@ def _from_flags(ctx: click.Context, v: dict[str, Any]) -> Network:
                 v["hidden_activation"] or "tanh",
             )
         )
-    if v["tie"] and not given(ctx, "output_size"):
-        heads = v["vocab_size"]
+    heads = _heads(ctx, v)
     if heads != (0,):
         for j, units in enumerate(heads):
             last = j == len(heads) - 1
@@ -260,6 +258,28 @@ def _from_flags(ctx: click.Context, v: dict[str, Any]) -> Network:
         raise click.UsageError("--tie ties the output layer: it needs -O other than 0.", ctx)
     stage = Stage(v["timesteps"], input_size, tuple(layers))
     return Network((stage,), v["convention"], v["notation"])
+
+
+def _heads(ctx: click.Context, v: dict[str, Any]) -> tuple[int, ...]:
+    """The dense layers' sizes (a tied output layer's is V unless -O says), refusing the
+    head options that would have no effect.
+    """
+    heads: tuple[int, ...] = v["output_size"]
+    if v["tie"] and not given(ctx, "output_size"):
+        heads = v["vocab_size"]
+    if heads == (0,):
+        for name in ("outputs", "output_activation", "head_activation"):
+            if given(ctx, name):
+                raise click.UsageError(
+                    f"{option_name(name)} has no effect here: -O 0 leaves no dense layer.", ctx
+                )
+    elif len(heads) == 1 and given(ctx, "head_activation"):
+        raise click.UsageError(
+            "--head-activation has no effect here: it is the activation of the dense layers "
+            "before the output layer (-O 64/10 has one).",
+            ctx,
+        )
+    return heads
 
 
 def _from_file(ctx: click.Context, path: Path, v: dict[str, Any]) -> Network:

@@ -62,10 +62,9 @@ def cost_table(
     """Compute and memory of both models side by side, with the other tools' counts."""
     from rich.text import Text
 
-    spec = report.spec
+    outputs = f", outputs {report.outputs}" if report.outputs else ""
     header = Text(
-        describe(spec, "Cost") + f"; batch {report.batch_size}, outputs {report.outputs}",
-        style="italic",
+        describe(report.network, "Cost") + f"; batch {report.batch_size}{outputs}", style="italic"
     )
     table = Table(
         [
@@ -133,7 +132,7 @@ def cost_table(
 
     notes: list[Note] = [
         Text(FLOPS_CONVENTION),
-        Text(f"Element-wise work of the {spec.cell.upper()} cell: {rnn.elementwise.name}."),
+        Text(f"Element-wise work of the {_cells(report)}: {rnn.elementwise.name}."),
         memory,
         _tools_text(report),
     ]
@@ -150,7 +149,7 @@ def _tools_text(report: CostReport) -> RenderableType:
         text.append(f"\n  {tool.tool}: {tool.count:,} ({tool.per_step}; {tool.source})")
     text.append(
         f"\n  rnncalc: {report.rnn.compute.layer_macs:,} MACs for these layers (matmul + bias "
-        f"additions) in the {report.spec.convention} convention; torchinfo's way, for "
+        f"additions) in the {report.network.convention} convention; torchinfo's way, for "
         "PyTorch's layers."
     )
     return text
@@ -184,6 +183,14 @@ def _explain_text(report: CostReport) -> RenderableType:
             f"{memory.training_total:,} B\n"
         )
     return text
+
+
+def _cells(report: CostReport) -> str:
+    """``LSTM cell``, or ``LSTM and GRU cells`` for a network of both."""
+    cells = dict.fromkeys(
+        layer.cell.upper() for stage in report.network.stages for layer in stage.recurrent
+    )
+    return " and ".join(cells) + (" cells" if len(cells) > 1 else " cell")
 
 
 def _find(lines: tuple[Line, ...], name: str) -> Line | None:
