@@ -11,7 +11,10 @@ import io
 import os
 import stat
 from collections.abc import Callable
-from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pathlib import Path  # only a type here: pathlib costs every start-up 5 ms
 
 
 class FileError(ValueError):

@@ -93,7 +93,7 @@ def fit(
     model[field] = smallest(field, model["proj_size"])  # the answer; any valid value here
     result = solve_fit(model_spec(ctx, **model), field, limit)
     if fmt == "json":
-        from ..render.text import to_json
+        from ..render.jsontext import to_json
 
         data = result.to_dict()
         if budget_bytes is not None:

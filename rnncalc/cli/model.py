@@ -18,7 +18,6 @@ The library checks every rule; errors come back as the option they concern.
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -119,7 +118,6 @@ def network_options(func: F) -> F:
         click.option(
             "--model",
             "model_path",
-            type=click.Path(dir_okay=False, path_type=Path),
             metavar="FILE",
             help="A TOML model file: the whole network (-T, -I, --convention override it).",
         ),
@@ -282,7 +280,7 @@ def _heads(ctx: click.Context, v: dict[str, Any]) -> tuple[int, ...]:
     return heads
 
 
-def _from_file(ctx: click.Context, path: Path, v: dict[str, Any]) -> Network:
+def _from_file(ctx: click.Context, path: str, v: dict[str, Any]) -> Network:
     from ..model.modelfile import ModelFileError, read_model
 
     for name in LAYER_OPTIONS:
@@ -294,7 +292,7 @@ def _from_file(ctx: click.Context, path: Path, v: dict[str, Any]) -> Network:
                 ctx,
             )
     try:
-        network = read_model(str(path))
+        network = read_model(path)
     except ModelFileError as error:
         raise click.BadParameter(str(error), ctx, param_hint="'--model'") from None
     try:

@@ -7,8 +7,9 @@ from typing import TYPE_CHECKING
 
 from ..analysis.cost import FLOPS_CONVENTION
 from ..units import format_bytes
+from .jsontext import to_json
 from .tables import Column, Table
-from .text import describe, draw, to_json
+from .text import describe, draw
 
 if TYPE_CHECKING:
     from rich.console import RenderableType

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..units import format_duration
+from .jsontext import to_json
 from .tables import Column, Table
-from .text import draw, to_json
+from .text import draw
 
 if TYPE_CHECKING:
     from ..engine.run import Check, ForwardReport

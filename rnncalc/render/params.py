@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING
 
 from ..analysis.counts import place
 from ..model.shapes import ROLE_DESCRIPTIONS, by_group
-from .text import describe, draw, to_json
+from .jsontext import to_json
+from .text import describe, draw
 
 if TYPE_CHECKING:
     from rich.console import RenderableType

@@ -1,5 +1,5 @@
-"""What every renderer shares: the one-line description of a model, indented JSON, and
-``draw``, which lays out a header, a table and the notes around it.
+"""What every renderer shares: the one-line description of a model and ``draw``, which lays
+out a header, a table and the notes around it (JSON is :mod:`.jsontext`).
 
 No arithmetic happens here beyond formatting.  rich is imported only inside the functions
 that print rich text, so the JSON and CSV paths start as fast as click itself.
@@ -8,9 +8,8 @@ that print rich text, so the JSON and CSV paths start as fast as click itself.
 from __future__ import annotations
 
 import io
-import re
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
@@ -21,10 +20,6 @@ if TYPE_CHECKING:
 
     #: What comes around a table: rich text, or another table.
     Note = RenderableType | Table
-
-# json.dumps(indent=2) puts each number of a shape on its own line; keep shapes on one.
-_NUMBER_LIST = re.compile(r"\[\n\s+(\d+(?:,\n\s+\d+)*)\n\s+\]")
-_LIST_BREAK = re.compile(r",\n\s+")
 
 CELL_TITLES = {"rnn": "vanilla RNN", "lstm": "LSTM", "gru": "GRU"}
 
@@ -98,14 +93,6 @@ def model_words(spec: ModelSpec) -> str:
     if not spec.bias:
         parts.append("no bias")
     return ", ".join(parts)
-
-
-def to_json(data: dict[str, Any]) -> str:
-    """Indented JSON with each list of numbers (a shape) kept on one line."""
-    import json
-
-    text = json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False)
-    return _NUMBER_LIST.sub(lambda m: "[" + _LIST_BREAK.sub(", ", m[1]) + "]", text) + "\n"
 
 
 def draw(
