@@ -46,6 +46,34 @@ JUNK = [
     "--format=", "%s",
 ]  # fmt: skip
 EXTRA = ["--bogus", "extra", "--hidden", "--bidi", "-q", "--plot", "--check", "--budget", "1"]
+#: Sizes per layer (-H 64/32, -O 64/10), good and bad.
+LAYERED = ["64/32", "3/3/3", "4//3", "/", "3/", "/3", "0/3", "3/0", "1k/2M", "1/" * 1200 + "1"]
+#: A model file as --model reads it: an encoder-decoder with embeddings and a tied head.
+MODEL = """\
+convention = "pytorch"
+timesteps = 4
+[[encoder.layers]]
+kind = "embedding"
+vocab_size = 11
+dim = 3
+[[encoder.layers]]
+kind = "lstm"
+hidden_size = 3
+stack = 2
+[[decoder.layers]]
+kind = "embedding"
+vocab_size = 7
+dim = 3
+[[decoder.layers]]
+kind = "lstm"
+hidden_size = 3
+stack = 2
+[[decoder.layers]]
+kind = "dense"
+units = 7
+steps = "all"
+tie = true
+"""
 
 
 def special_paths(root: Path) -> list[str]:
@@ -66,7 +94,11 @@ def special_paths(root: Path) -> list[str]:
     (root / "loop").symlink_to(root / "loop")
     (root / "dangling").symlink_to(root / "missing")
     (root / "link.npz").symlink_to(good)
+    (root / "model.toml").write_text(MODEL)
+    (root / "cut.toml").write_text(MODEL[:200])
+    (root / "huge.toml").write_bytes(b"#" * (2 << 20))
     names = [
+        "model.toml", "cut.toml", "huge.toml",
         "w.npz", "x.npy", "random.bin", "truncated.npz", "notes.npz", "text.npy", "nan.npy",
         "inf.npy", "existing.npz", "folder", "fifo", "loop", "dangling", "link.npz",
         "loop/out.npz", "missing/out.npz", "new.npz", "n" * 250 + ".npz", "ü.npz",
@@ -75,8 +107,10 @@ def special_paths(root: Path) -> list[str]:
 
 
 def option_values(param: click.Option, paths: list[str]) -> st.SearchStrategy[str]:
-    if isinstance(param.type, click.Path):
+    if isinstance(param.type, click.Path) or param.name == "model_path":
         return st.sampled_from(paths)
+    if param.name in ("hidden_size", "output_size"):
+        return st.sampled_from(LAYERED + NUMBERS[:12] + RANGES[:4])
     if isinstance(param.type, click.Choice):
         return st.sampled_from([*map(str, param.type.choices), *JUNK[:6], "LSTM", "Json"])
     if param.name == "max_memory":
@@ -158,5 +192,21 @@ def test_damaged_files_get_a_clear_answer(option: str, tmp_path: Path) -> None:
         outcome = invoke("forward", "--check", option, str(target), "-O", "0")
         outcome.check()
         assert outcome.status in (0, 2)
+
+    check()
+
+
+@pytest.mark.parametrize("name", sorted(cli.list_commands(click.Context(cli))))
+def test_damaged_model_files_get_a_clear_answer(name: str, tmp_path: Path) -> None:
+    target = tmp_path / "damaged.toml"
+    prefix = {"forward": ["--max-memory", "32MiB"], "fit": ["--budget", "100k"]}.get(name, [])
+
+    @settings(FUZZ, max_examples=max(EXAMPLES // 4, 10))
+    @given(damaged(MODEL.encode()))
+    def check(data: bytes) -> None:
+        target.write_bytes(data)
+        outcome = invoke(name, *prefix, "--model", str(target))
+        outcome.check()
+        assert outcome.status in (0, 1, 2)
 
     check()
