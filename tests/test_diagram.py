@@ -217,3 +217,12 @@ def test_misuse_exits_2(args: list[str], message: str, seq2seq: str) -> None:
     assert result.exit_code == 2
     assert message in result.stderr
     assert result.stdout == ""
+
+
+def test_the_help_examples_draw(seq2seq: str) -> None:
+    help_text = CliRunner().invoke(cli, ["diagram", "--help"]).stdout
+    examples = re.findall(r"^ +rnncalc diagram(.*?)(?: +#.*)?$", help_text, re.M)
+    assert len(examples) == 6
+    for example in examples:
+        args = example.replace("seq2seq.toml", seq2seq).split()
+        assert draw(*args).exit_code == 0, example

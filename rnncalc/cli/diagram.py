@@ -31,7 +31,7 @@ def diagram(ctx: click.Context, /, **model: Any) -> None:
       rnncalc diagram -c lstm -L 2 --bidirectional -T 20
       rnncalc diagram -T 5 --outputs all
       rnncalc diagram --vocab-size 10000 -I 650 -H 650 -L 2 -c lstm --tie --outputs all
-      rnncalc diagram --convention keras -c lstm -I 10 -H 64/32 -O 64/10
+      rnncalc diagram -c lstm -I 10 -H 64/32 -O 64/10 --output-activation softmax
       rnncalc diagram --model seq2seq.toml
     """
     from ..render.diagram import diagram as draw_diagram

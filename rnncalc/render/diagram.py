@@ -196,7 +196,7 @@ def _title(network: Network) -> str:
     t = first.timesteps
     over = f"T = {t} step{'s' if t != 1 else ''}"
     if more:
-        over += f" (the encoder), then Td = {more[0].timesteps} (the decoder)"
+        over += f" (encoder) and Td = {more[0].timesteps} (decoder)"
     cells = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
     return f"{cells} cells unrolled over {over}; arrows carry the sizes they hand on"
 
