@@ -1,0 +1,101 @@
+"""What a checkpoint file declares: its tensors' names, data types, shapes and places.
+
+Every reader (safetensors, PyTorch, Keras, ONNX, NumPy) returns a :class:`Listing` read
+from the file's metadata alone, so listing a 2 GB checkpoint costs what listing a 2 KB one
+does; tensor data is read later, one tensor at a time, and only for ``forward``.
+
+Data types carry rnncalc's names, which are PyTorch's where PyTorch has the type
+(``float32``, ``bfloat16``, ``float8_e4m3fn``, ...), with their sizes in bits: the 4- and
+6-bit microscaling floats pack several elements to a byte.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from ..files import FileError
+
+#: Bits per element of every data type a checkpoint may hold.
+DTYPE_BITS: dict[str, int] = {
+    "bool": 8,
+    "uint8": 8,
+    "int8": 8,
+    "uint16": 16,
+    "int16": 16,
+    "uint32": 32,
+    "int32": 32,
+    "uint64": 64,
+    "int64": 64,
+    "float4_e2m1fn": 4,
+    "float6_e2m3fn": 6,
+    "float6_e3m2fn": 6,
+    "float8_e4m3fn": 8,
+    "float8_e5m2": 8,
+    "float8_e8m0fnu": 8,
+    "float8_e4m3fnuz": 8,
+    "float8_e5m2fnuz": 8,
+    "float16": 16,
+    "bfloat16": 16,
+    "float32": 32,
+    "float64": 64,
+    "complex64": 64,
+    "complex128": 128,
+}
+
+
+class FormatError(FileError):
+    """A checkpoint that cannot be read as what it claims to be; the message starts with
+    the path.
+    """
+
+
+@dataclass(frozen=True)
+class Stored:
+    """One tensor as the file declares it.  ``offset`` is where its bytes start in the file
+    (-1 when the format keeps them elsewhere, as in a zip member).
+    """
+
+    name: str
+    dtype: str
+    shape: tuple[int, ...]
+    offset: int = -1
+
+    @property
+    def count(self) -> int:
+        """Elements, an exact Python int."""
+        return math.prod(self.shape)
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of its data: elements times bits, rounded up to whole bytes."""
+        return -(-self.count * DTYPE_BITS[self.dtype] // 8)
+
+
+@dataclass(frozen=True)
+class Listing:
+    """A checkpoint's tensors in the file's order, with what else the file says.
+
+    ``format`` names the reader (``safetensors``, ``pytorch``, ...); ``metadata`` holds
+    the file's own key-value notes (safetensors' ``__metadata__``); ``notes`` are what a
+    user should be told about how it was read (which entry of a training checkpoint held
+    the weights, the entries left aside).
+    """
+
+    path: str
+    format: str
+    tensors: tuple[Stored, ...]
+    metadata: dict[str, str] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+
+    @property
+    def total(self) -> int:
+        """Elements of every tensor."""
+        return sum(t.count for t in self.tensors)
+
+    def bytes_by_dtype(self) -> dict[str, int]:
+        """Bytes of the tensors of each data type, in order of first appearance."""
+        found: dict[str, int] = {}
+        for t in self.tensors:
+            found[t.dtype] = found.get(t.dtype, 0) + t.nbytes
+        return found
