@@ -18,7 +18,7 @@ from safetensors.torch import save_file
 OUT = Path(__file__).with_name("checkpoints")
 
 
-class LanguageModel(torch.nn.Module):
+class LanguageModel(torch.nn.Module):  # type: ignore[misc]
     """An embedding, a 2-layer LSTM and a decoder tied to the embedding."""
 
     def __init__(self, vocab: int = 11, width: int = 6) -> None:
