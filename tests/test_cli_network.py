@@ -17,7 +17,7 @@ from networks import networks
 
 from rnncalc.cli import cli
 from rnncalc.model.modelfile import to_toml
-from rnncalc.model.network import Network
+from rnncalc.model.network import Dense, Embedding, Network, Recurrent, Stage
 
 REFERENCE = Path(__file__).parent / "reference"
 COUNTS = json.loads((REFERENCE / "network_counts.json").read_text())["networks"]
@@ -244,3 +244,36 @@ def test_missing_model_file(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "nope.toml" in result.output
     assert "Traceback" not in result.output
+
+
+@settings(max_examples=150, deadline=None)
+@given(networks())
+def test_flags_for_a_network_build_that_network(network: Network) -> None:
+    """network_flags is build_network run backwards: its command line writes the same model
+    file (or it says None, and only a model file describes the network).
+    """
+    from rnncalc.cli.flags import network_flags
+
+    flags = network_flags(network)
+    if flags is None:
+        return
+    written = run("params", *flags, "--format", "toml")
+    assert written.exit_code == 0, (flags, written.output)
+    assert written.output == to_toml(network)
+
+
+def test_flags_describe_the_common_networks() -> None:
+    from rnncalc.cli.flags import command_line
+
+    lm = Network(
+        (Stage(35, None, (Embedding(10_000, 650), Recurrent("lstm", 650, stack=2),
+                          Dense(10_000, steps="all", tie=True))),),
+        "pytorch",
+    )  # fmt: skip
+    assert command_line("params", lm) == (
+        "rnncalc params -T 35 --vocab-size 10000 -I 650 -H 650 -c lstm -L 2 -O 10000 "
+        "--outputs all --tie --convention pytorch"
+    )
+    named = lm.replace(stages=(lm.stages[0].replace(layers=(Embedding(10, 6, "tokens"),
+                                                            Recurrent("gru", 6))),))  # fmt: skip
+    assert command_line("params", named) is None

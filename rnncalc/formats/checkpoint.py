@@ -1,0 +1,107 @@
+"""Which checkpoint format a file is, told by its first bytes, and its listing.
+
+* safetensors: an 8-byte header length, then ``{`` (:mod:`.safetensors`);
+* a zip archive: PyTorch's ``torch.save`` (a ``data.pkl`` member), NumPy's ``.npz`` (``.npy``
+  members), or a Keras 3 ``.keras`` archive (``config.json``);
+* HDF5 (``\\x89HDF``): Keras ``.weights.h5`` and Keras 2 ``.h5`` files;
+* a bare pickle (``\\x80``): PyTorch's legacy (pre-1.6) format;
+* ONNX: a protobuf, which has no signature: told by the ``.onnx`` suffix.
+
+A format rnncalc does not read yet is refused by name, exit 2.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import zipfile
+
+from ..files import cannot, open_regular
+from .tensors import DTYPE_BITS, FormatError, Listing, Stored
+
+#: What a zip archive is, by the members it holds.
+_ZIP_KINDS = (("data.pkl", "pytorch"), ("config.json", "keras"), (".npy", "npz"))
+
+#: The formats the issue lists that this version does not read yet, and what to do.
+_NOT_YET = {
+    "pytorch": "PyTorch files are not read yet; save the state_dict as safetensors",
+    "keras": "Keras files are not read yet; save the weights as safetensors or .npz",
+    "hdf5": "HDF5 (Keras .h5) files are not read yet; save the weights as safetensors or .npz",
+    "onnx": "ONNX files are not read yet; export the PyTorch state_dict or safetensors instead",
+}
+
+
+def detect(path: str) -> str:
+    """The format of the file at ``path``: safetensors, pytorch, npz, keras, hdf5, onnx,
+    legacy-pytorch; FormatError when it is none of them.
+    """
+    from .safetensors import is_safetensors
+
+    with open_regular(path, FormatError) as stream:
+        try:
+            size = os.fstat(stream.fileno()).st_size
+            head = stream.read(16)
+            if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
+                return _zip_kind(path, stream)
+        except OSError as error:
+            raise FormatError(cannot(path, "read", error)) from None
+    if is_safetensors(head, size):
+        return "safetensors"
+    if head.startswith(b"\x89HDF\r\n\x1a\n"):
+        return "hdf5"
+    if head.startswith(b"\x80") and len(head) > 1 and head[1] <= 5:
+        return "legacy-pytorch"
+    if path.endswith(".onnx"):
+        return "onnx"
+    raise FormatError(
+        f"{path}: not a checkpoint rnncalc reads (safetensors, PyTorch .pt, NumPy .npz, "
+        "Keras, ONNX)"
+    )
+
+
+def _zip_kind(path: str, stream: io.BufferedReader) -> str:
+    try:
+        with zipfile.ZipFile(stream) as archive:
+            names = archive.namelist()
+    except (zipfile.BadZipFile, ValueError, EOFError) as error:
+        raise FormatError(f"{path}: a damaged zip archive: {error}") from None
+    for suffix, kind in _ZIP_KINDS:
+        if any(name.endswith(suffix) for name in names):
+            return kind
+    raise FormatError(
+        f"{path}: a zip archive that is no checkpoint (no data.pkl, .npy or config.json)"
+    )
+
+
+def read_listing(path: str) -> Listing:
+    """The tensors the checkpoint at ``path`` declares, from its metadata alone."""
+    kind = detect(path)
+    if kind == "safetensors":
+        from .safetensors import read_safetensors
+
+        return read_safetensors(path)
+    if kind == "npz":
+        return _npz_listing(path)
+    if kind == "legacy-pytorch":
+        raise FormatError(
+            f"{path}: a legacy (pre-1.6) PyTorch file; re-save it with torch.save(obj, path) "
+            "from PyTorch 1.6 or later"
+        )
+    raise FormatError(f"{path}: {_NOT_YET[kind]}")
+
+
+def _npz_listing(path: str) -> Listing:
+    from pathlib import Path
+
+    from .npy import ArrayFileError, open_npz
+
+    try:
+        with open_npz(Path(path), 1 << 62) as archive:  # headers only: no data is read
+            declared = archive.declared
+    except ArrayFileError as error:
+        raise FormatError(str(error)) from None
+    for key, array in declared.items():
+        if array.dtype.name not in DTYPE_BITS:
+            raise FormatError(f"{path}: {key}: arrays of {array.dtype.name} hold no weights")
+    tensors = tuple(Stored(key, array.dtype.name, array.shape) for key, array in declared.items())
+    return Listing(path, "npz", tensors)
