@@ -122,7 +122,7 @@ def test_every_command_has_help_with_examples() -> None:
     assert cli.help
     context = click.Context(cli)
     names = cli.list_commands(context)
-    assert names == ["params", "forward", "cost", "sweep", "fit", "diagram"]
+    assert names == ["params", "forward", "cost", "sweep", "fit", "diagram", "inspect"]
     for name in names:
         command = cli.get_command(context, name)
         assert command is not None

@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 
 from rnncalc.cli import cli
 
+CHECKPOINTS = Path(__file__).parent / "reference" / "checkpoints"
 EXAMPLES = int(os.environ.get("RNNCALC_FUZZ_EXAMPLES", "100"))
 FUZZ = settings(
     max_examples=EXAMPLES,
@@ -97,8 +98,12 @@ def special_paths(root: Path) -> list[str]:
     (root / "model.toml").write_text(MODEL)
     (root / "cut.toml").write_text(MODEL[:200])
     (root / "huge.toml").write_bytes(b"#" * (2 << 20))
+    for name in ("lm_tied.safetensors", "conv_gru_bf16.safetensors"):
+        (root / name).write_bytes((CHECKPOINTS / name).read_bytes())
+    (root / "cut.safetensors").write_bytes((CHECKPOINTS / "lm_tied.safetensors").read_bytes()[:900])
     names = [
-        "model.toml", "cut.toml", "huge.toml",
+        "model.toml", "cut.toml", "huge.toml", "lm_tied.safetensors", "conv_gru_bf16.safetensors",
+        "cut.safetensors",
         "w.npz", "x.npy", "random.bin", "truncated.npz", "notes.npz", "text.npy", "nan.npy",
         "inf.npy", "existing.npz", "folder", "fifo", "loop", "dangling", "link.npz",
         "loop/out.npz", "missing/out.npz", "new.npz", "n" * 250 + ".npz", "ü.npz",
@@ -131,6 +136,8 @@ def argument_lists(draw: st.DrawFn, command: click.Command, paths: list[str]) ->
             args.append(name)
         else:
             args += [name, draw(option_values(param, paths))]
+    for _ in (p for p in command.params if isinstance(p, click.Argument)):  # inspect FILE
+        args.insert(draw(st.integers(0, len(args))), draw(st.sampled_from(paths + JUNK[:4])))
     if draw(st.integers(0, 9)) == 0:
         args.insert(draw(st.integers(0, len(args))), draw(st.sampled_from(EXTRA + JUNK)))
     return args
@@ -208,5 +215,19 @@ def test_damaged_model_files_get_a_clear_answer(name: str, tmp_path: Path) -> No
         outcome = invoke(name, *prefix, "--model", str(target))
         outcome.check()
         assert outcome.status in (0, 1, 2)
+
+    check()
+
+
+def test_damaged_checkpoints_get_a_clear_answer(tmp_path: Path) -> None:
+    target = tmp_path / "damaged.safetensors"
+
+    @FUZZ
+    @given(damaged((CHECKPOINTS / "conv_gru_bf16.safetensors").read_bytes()))
+    def check(data: bytes) -> None:
+        target.write_bytes(data)
+        outcome = invoke("inspect", str(target), "-f", "json")
+        outcome.check()
+        assert outcome.status in (0, 2)
 
     check()

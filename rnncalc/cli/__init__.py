@@ -31,6 +31,7 @@ COMMANDS = {
     "sweep": "rnncalc.cli.sweep:sweep",
     "fit": "rnncalc.cli.fit:fit",
     "diagram": "rnncalc.cli.diagram:diagram",
+    "inspect": "rnncalc.cli.inspect:inspect",
 }
 
 

@@ -22,8 +22,7 @@ def network_flags(network: Network) -> list[str] | None:
     recurrent, dense = stage.recurrent, stage.dense
     first = recurrent[0]
     if any(layer.name for layer in stage.layers) or any(
-        layer.replace(hidden_size=first.hidden_size, stack=first.stack) != first
-        for layer in recurrent
+        _options(layer) != _options(first) for layer in recurrent
     ):
         return None
     if len(recurrent) > 1 and any(layer.stack > 1 for layer in recurrent):
@@ -49,6 +48,11 @@ def network_flags(network: Network) -> list[str] | None:
     if network.notation != "separate":
         flags += ["--notation", network.notation]
     return flags
+
+
+def _options(layer: Recurrent) -> tuple[object, ...]:
+    """What one set of flags gives every recurrent layer: all but the sizes and the stack."""
+    return tuple(getattr(layer, f) for f in Recurrent.FIELDS if f not in ("hidden_size", "stack"))
 
 
 def _plain_heads(dense: tuple[Dense, ...]) -> bool:

@@ -79,7 +79,8 @@ class Listing:
     ``format`` names the reader (``safetensors``, ``pytorch``, ...); ``metadata`` holds
     the file's own key-value notes (safetensors' ``__metadata__``); ``notes`` are what a
     user should be told about how it was read (which entry of a training checkpoint held
-    the weights, the entries left aside).
+    the weights, the entries left aside); ``shares`` maps a tensor saved as a view of
+    another's storage (a tied weight, as ``torch.save`` keeps it) to that tensor's name.
     """
 
     path: str
@@ -87,6 +88,7 @@ class Listing:
     tensors: tuple[Stored, ...]
     metadata: dict[str, str] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    shares: dict[str, str] = field(default_factory=dict)
 
     @property
     def total(self) -> int:

@@ -40,6 +40,21 @@ def safetensors_files() -> None:
                      "int32", "int64", "bool", "float8_e4m3fn", "float8_e5m2")
     }  # fmt: skip
     save_file(every, str(OUT / "dtypes.safetensors"))
+    save_file(dict(ConvGru().state_dict()), str(OUT / "conv_gru_bf16.safetensors"))
+
+
+class ConvGru(torch.nn.Module):  # type: ignore[misc]
+    """A convolution in front of a bidirectional GRU and a head, in bfloat16: the
+    convolution and the norm form no recurrent layer ("other").
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = torch.nn.Conv1d(3, 8, 5)
+        self.norm = torch.nn.LayerNorm(8)
+        self.gru = torch.nn.GRU(8, 4, num_layers=2, bidirectional=True, batch_first=True)
+        self.head = torch.nn.Linear(8, 2)
+        self.to(torch.bfloat16)
 
 
 if __name__ == "__main__":
