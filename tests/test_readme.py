@@ -21,6 +21,12 @@ README = (ROOT / "README.md").read_text(encoding="utf-8")
 CONSOLE_BLOCKS = re.findall(r"```console\n(.*?)```", README, flags=re.DOTALL)
 #: Model files the examples read: a toml block whose first line is ``# file: NAME``.
 FILES = dict(re.findall(r"```toml\n# file: (\S+)\n(.*?)```", README, flags=re.DOTALL))
+#: Checkpoints the examples read, by the name they have there: framework-made files of
+#: tests/reference/checkpoints/ (tests/reference/make_checkpoints.py).
+CHECKPOINTS = {
+    "lm.safetensors": "lm_tied.safetensors",
+    "conv_gru.safetensors": "conv_gru_bf16.safetensors",
+}
 
 
 def examples() -> list[tuple[str, str]]:
@@ -51,6 +57,9 @@ def output_of(command: str) -> str:
     with tempfile.TemporaryDirectory() as folder:
         for name, text in FILES.items():
             (Path(folder) / name).write_text(text, encoding="utf-8")
+        for name, source in CHECKPOINTS.items():
+            data = (ROOT / "tests" / "reference" / "checkpoints" / source).read_bytes()
+            (Path(folder) / name).write_bytes(data)
         cwd = os.getcwd()
         os.chdir(folder)
         try:

@@ -231,7 +231,7 @@ class _Builder:
         if any(isinstance(x, Recurrent) and x.cell == "rnn" for x in layers):
             self.notes.append(
                 "a vanilla RNN's nonlinearity (tanh or relu) is not in a state_dict: tanh "
-                "was chosen (override with --hidden-activation relu)"
+                'was chosen (write activation = "relu" in the model file if it is relu)'
             )
 
 
