@@ -62,10 +62,10 @@ else
 	@echo "REFERENCE_PYTHON is not set: nothing was run."
 endif
 
-bench: ## the three benchmarks in tests/benchmarks/, from a regular install (build/bench-venv)
+bench: ## the benchmarks in tests/benchmarks/, from a regular install (build/bench-venv)
 	python3 -m venv $(BENCH_VENV)
 	$(BENCH_VENV)/bin/pip install --quiet .
-	@status=0; for name in startup forward sweep; do \
+	@status=0; for name in startup forward sweep inspect; do \
 		echo "== tests/benchmarks/$$name.py"; \
 		$(BENCH_VENV)/bin/python tests/benchmarks/$$name.py || status=1; \
 	done; exit $$status
