@@ -135,3 +135,48 @@ def test_tensors_that_form_no_network(tmp_path: Path) -> None:
     result = run(str(path))
     assert result.exit_code == 2
     assert f"{path}: no recurrent module" in result.output
+
+
+TORCH = json.loads((CHECKPOINTS / "torch_checkpoints.json").read_text())
+RECURRENT = [name for name in TORCH if name not in ("dtypes.pt", "views.pt", "whole_model.pt")]
+
+
+@pytest.mark.parametrize("name", RECURRENT)
+def test_pytorch_checkpoints(name: str) -> None:
+    """Every torch.save file of tests/reference/make_torch_checkpoints.py: the tensors torch
+    listed, each tied group once, recovered and proved.
+    """
+    expected = TORCH[name]
+    data = json.loads(run(str(CHECKPOINTS / name), "-f", "json").output)
+    assert [[t["name"], t["dtype"], t["shape"]] for t in data["tensors"]] == expected["tensors"]
+    sizes = {n: _count(s) for n, _, s in expected["tensors"]}
+    copies = sum(sizes[n] for group in expected["tied"] for n in group[1:])
+    assert data["totals"]["parameters"] == sum(sizes.values()) - copies
+    assert data["ok"] is True
+
+
+def _count(shape: list[int]) -> int:
+    n = 1
+    for dim in shape:
+        n *= dim
+    return n
+
+
+def test_a_pytorch_language_model_marks_its_tied_copy() -> None:
+    data = json.loads(run(str(CHECKPOINTS / "lm_tied.pt"), "-f", "json").output)
+    linear = next(t for t in data["tensors"] if t["name"] == "linear.weight")
+    assert (linear["parameters"], linear["rnncalc_name"]) == (0, "linear.weight")
+    assert data["totals"]["parameters"] == 749  # as the safetensors copy of the same model
+    assert data["totals"]["bytes_on_disk"] == {"float32": 4 * 749}  # one storage, saved once
+    assert "one tensor saved as embedding.weight and linear.weight (tied weights)" in data["notes"]
+
+
+def test_a_training_checkpoint_says_where_its_weights_were() -> None:
+    data = json.loads(run(str(CHECKPOINTS / "checkpoint.pt"), "-f", "json").output)
+    assert any("the entry 'model_state_dict'" in note for note in data["notes"])
+
+
+def test_a_whole_pickled_model_is_refused_by_its_class() -> None:
+    result = run(str(CHECKPOINTS / "whole_model.pt"))
+    assert result.exit_code == 2
+    assert "refuses to load the global 'make_checkpoints.LanguageModel'" in result.output

@@ -24,7 +24,7 @@ FILES = dict(re.findall(r"```toml\n# file: (\S+)\n(.*?)```", README, flags=re.DO
 #: Checkpoints the examples read, by the name they have there: framework-made files of
 #: tests/reference/checkpoints/ (tests/reference/make_checkpoints.py).
 CHECKPOINTS = {
-    "lm.safetensors": "lm_tied.safetensors",
+    "lm.pt": "lm_tied.pt",
     "conv_gru.safetensors": "conv_gru_bf16.safetensors",
 }
 

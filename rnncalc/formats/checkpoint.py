@@ -24,7 +24,6 @@ _ZIP_KINDS = (("data.pkl", "pytorch"), ("config.json", "keras"), (".npy", "npz")
 
 #: The formats the issue lists that this version does not read yet, and what to do.
 _NOT_YET = {
-    "pytorch": "PyTorch files are not read yet; save the state_dict as safetensors",
     "keras": "Keras files are not read yet; save the weights as safetensors or .npz",
     "hdf5": "HDF5 (Keras .h5) files are not read yet; save the weights as safetensors or .npz",
     "onnx": "ONNX files are not read yet; export the PyTorch state_dict or safetensors instead",
@@ -82,6 +81,10 @@ def read_listing(path: str) -> Listing:
         return read_safetensors(path)
     if kind == "npz":
         return _npz_listing(path)
+    if kind == "pytorch":
+        from .torchfile import read_torch
+
+        return read_torch(path)
     if kind == "legacy-pytorch":
         raise FormatError(
             f"{path}: a legacy (pre-1.6) PyTorch file; re-save it with torch.save(obj, path) "

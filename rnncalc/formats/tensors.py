@@ -96,8 +96,10 @@ class Listing:
         return sum(t.count for t in self.tensors)
 
     def bytes_by_dtype(self) -> dict[str, int]:
-        """Bytes of the tensors of each data type, in order of first appearance."""
+        """Bytes of the tensors of each data type, in order of first appearance; a tensor
+        that shares another's storage adds none.
+        """
         found: dict[str, int] = {}
         for t in self.tensors:
-            found[t.dtype] = found.get(t.dtype, 0) + t.nbytes
+            found[t.dtype] = found.get(t.dtype, 0) + (0 if t.name in self.shares else t.nbytes)
         return found

@@ -545,12 +545,13 @@ def _survey(path: str, archive: zipfile.ZipFile, size: int) -> TorchCheckpoint:
                 f"{first.dtype} and as {value.storage.numel:,} {value.storage.dtype} elements"
             )
         tensors[name] = _placed(path, name, value, folder, members)
-    tied = tuple(
-        f"one tensor saved as {' and '.join(names)} (tied weights)" for names in _tied(tensors)
-    )
+    groups = _tied(tensors)
+    tied = tuple(f"one tensor saved as {' and '.join(names)} (tied weights)" for names in groups)
+    shares = {name: names[0] for names in groups for name in names[1:]}
     listing = Listing(
-        path, "pytorch", tuple(t.stored for t in tensors.values()), notes=notes + tied
-    )
+        path, "pytorch", tuple(t.stored for t in tensors.values()), notes=notes + tied,
+        shares=shares,
+    )  # fmt: skip
     return TorchCheckpoint(listing, tensors, byteorder)
 
 
