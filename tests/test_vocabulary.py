@@ -94,8 +94,6 @@ MODEL_FIELDS = set(ModelSpec.FIELDS)
             {"batch_size", "dtype", "hidden_activation", "output_activation", "outputs",
              "repeat", "seed"},
         ),
-        (["fit", "--budget", "1M"], {"solve", "budget"}),
-        (["sweep", "-T", "1..3"], {"swept", "cost", "outputs"}),
     ],
 )  # fmt: skip
 def test_json_is_spec_then_options_then_results(args: list[str], options: set[str]) -> None:
@@ -103,6 +101,24 @@ def test_json_is_spec_then_options_then_results(args: list[str], options: set[st
     keys = list(data)
     assert keys[:2] == ["spec", "options"]
     assert set(data["spec"]) == MODEL_FIELDS
+    assert set(data["options"]) == options
+    assert not {"batch_size", "dtype", "outputs"} & set(keys[2:])
+
+
+@pytest.mark.parametrize(
+    ("args", "options"),
+    [
+        (["fit", "--budget", "1M", "-H", "64/64", "--solve", "input-size"], {"solve", "budget"}),
+        (["sweep", "-T", "1..3", "-H", "64/32"], {"swept", "cost", "outputs"}),
+    ],
+)
+def test_json_is_model_then_options_then_results(args: list[str], options: set[str]) -> None:
+    data = json.loads(run(*args, "-f", "json").stdout)
+    keys = list(data)
+    assert keys[:2] == ["model", "options"]
+    params = json.loads(run("params", "-H", "64/64", "-f", "json").stdout)
+    assert set(data["model"]) == set(params["model"])
+    assert data["model"]["layers"][1]["kind"] == "rnn"
     assert set(data["options"]) == options
     assert not {"batch_size", "dtype", "outputs"} & set(keys[2:])
 
