@@ -180,6 +180,7 @@ class Sweep:
                 if recurrent.proj_size:
                     constants[letters.recurrent(m, "P")] = recurrent.proj_size
         self._constants = tuple(sorted(constants.items()))
+        self._evaluators: dict[tuple[bool, bool], Evaluate] = {}
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -222,6 +223,9 @@ class Sweep:
         the structure with the one recurrent layer stacked or not and the optional dense
         layer present or not.
         """
+        key = (stacked, head)
+        if key in self._evaluators:
+            return self._evaluators[key]
         network = self.network
         if self._stacked is not None:
             layer = network.stages[0].layers[self._stacked]
@@ -230,9 +234,10 @@ class Sweep:
             stage = network.stages[0]
             layers = stage.layers[: self._optional] + stage.layers[self._optional + 1 :]
             network = network.replace(stages=(stage.replace(layers=layers),))
-        return compiled(
+        evaluate = self._evaluators[key] = compiled(
             network, self.letters, self._stacked, self._renames, self._constants, self.outputs
         )
+        return evaluate
 
     def rows(self, swept: Mapping[int, Sequence[int]]) -> Iterator[Row]:
         """Every combination of the swept sizes (by slot position; the last varying
@@ -247,14 +252,12 @@ class Sweep:
         head = last
         if self._optional is not None:
             head = self.index(0, self._optional, "units")
-        evaluators: dict[tuple[bool, bool], Evaluate] = {}
+        evaluators = self._evaluators
         for values in _product(list(swept.values())):
             for position, value in zip(positions, values, strict=True):
                 sizes[position] = value
             key = (sizes[layers] > 1, sizes[head] > 0)
-            evaluate = evaluators.get(key)
-            if evaluate is None:
-                evaluate = evaluators[key] = self.evaluator(*key)
+            evaluate = evaluators.get(key) or self.evaluator(*key)
             rnn, dense, rnn_macs, dense_macs = evaluate(*sizes)
             yield (*sizes[:last], rnn, dense, dense / rnn, rnn_macs, dense_macs,
                    _FLOAT32 * rnn, _FLOAT32 * dense)  # fmt: skip
@@ -316,12 +319,13 @@ def compiled(
     equivalent's layers once unless they run at every step).
     """
     rename = dict(renames)
+    timesteps = [Letters(structure, s).size("T") for s in range(len(structure.stages))]
 
     def steps(term: Term, every: bool) -> str:
         part = term.weight.part
         if part == "embedding":
             return "0"
-        t = Letters(structure, term.weight.stage).size("T")
+        t = timesteps[term.weight.stage]
         if part == "recurrent":
             return t
         if part == "output":
@@ -398,13 +402,22 @@ def _times(a: Polynomial, b: Polynomial) -> Polynomial:
 
 
 def _source(polynomial: Polynomial) -> str:
-    """Python for a polynomial: ``-4*H*H + H*O + 8*H``."""
+    """Python for a polynomial: ``-4*H*H + H*O + 8*H``, bracketed in a balanced tree when
+    long (a chain of thousands of additions is too deep for Python's compiler).
+    """
     terms = [
         "*".join([*([str(c)] if c != 1 or not monomial else []), *monomial])
         for monomial, c in sorted(polynomial.items())
         if c
     ]
-    return " + ".join(terms) or "0"
+    return _balanced(terms) or "0"
+
+
+def _balanced(terms: list[str]) -> str:
+    if len(terms) <= 64:
+        return " + ".join(terms)
+    half = len(terms) // 2
+    return f"({_balanced(terms[:half])}) + ({_balanced(terms[half:])})"
 
 
 def count_rows(swept: Mapping[Any, Sizes]) -> int:

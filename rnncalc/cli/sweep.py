@@ -130,14 +130,15 @@ def sweep(ctx: click.Context, /, with_cost: bool, plot: bool, fmt: str, **option
     outputs = options["outputs"]
     network = _template(ctx, swept, options)
     plan = Sweep(network, outputs)
-    positions = _positions(ctx, plan, swept)
-    _check(ctx, plan, positions)
-    varying = {k: positions[k][1] for k in sorted(positions) if positions[k][1].length > 1}
     start = plan.sizes()
-    fixed = {  # O = 0: the one size not the template's
-        k: values for k, (_, values) in positions.items()
-        if values.length == 1 and values[0] != start[k]
-    }  # fmt: skip
+    positions = {  # the sizes not the template's: those that vary, and O = 0
+        k: (name, values)
+        for k, (name, values) in sorted(_positions(ctx, plan, swept).items())
+        if values.length > 1 or values[0] != start[k]
+    }
+    _check(ctx, plan, positions)
+    varying = {k: values for k, (_, values) in positions.items() if values.length > 1}
+    fixed = {k: values for k, (_, values) in positions.items() if values.length == 1}
     count = count_rows(varying)
     rows = plan.rows({**fixed, **varying})
     sizes = plan.columns
@@ -169,8 +170,9 @@ def sweep(ctx: click.Context, /, with_cost: bool, plot: bool, fmt: str, **option
 
 
 def _template(ctx: click.Context, swept: Swept, options: dict[str, Any]) -> Network:
-    """The network at the largest of each swept size (then any hidden size is above P,
-    and the one dense layer that -O 0 leaves out is there), checked as params checks it.
+    """The network at the first of each swept size (with the one dense layer that -O 0
+    leaves out, for its column), checked as params checks it; every hidden size must be
+    above P.
     """
     proj = options["proj_size"]
     hidden = swept["hidden_size"]
@@ -180,15 +182,15 @@ def _template(ctx: click.Context, swept: Swept, options: dict[str, Any]) -> Netw
             f"every hidden size must be above --proj-size {proj}",
             param_hint="'-H' / '--hidden-size'",
         )
-    highest: dict[str, Any] = {
-        name: None if parts is None else tuple(part.high for part in parts)
+    first: dict[str, Any] = {
+        name: None if parts is None else tuple(part[0] for part in parts)
         for name, parts in swept.items()
     }
-    if highest["output_size"] == (0,) and not options["tie"]:
-        highest["output_size"] = (1,)  # the layer O = 0 leaves out, for its column
+    if first["output_size"] == (0,) and not options["tie"]:
+        first["output_size"] = (1,)  # the layer O = 0 leaves out, for its column
     for name in ("timesteps", "input_size", "layers"):
-        highest[name] = highest[name][0]
-    return build_network(ctx, {**options, **highest, "outputs": "last"})
+        first[name] = first[name][0]
+    return build_network(ctx, {**options, **first, "outputs": "last"})
 
 
 def _positions(ctx: click.Context, plan: Sweep, swept: Swept) -> dict[int, tuple[str, Sizes]]:
