@@ -208,3 +208,12 @@ def test_model_files_sweep_only_their_top_level_sizes(
     result = run("sweep", "--model", str(path), *args)
     assert result.exit_code == 2
     assert message in result.stderr
+
+
+def test_a_seed_shaped_model_file_without_a_dense_layer(tmp_path: Path) -> None:
+    path = tmp_path / "gru.toml"
+    path.write_text('input_size = 4\n[[layers]]\nkind = "gru"\nhidden_size = 5\n')
+    rows = csv_rows("--model", str(path), "-T", "1,2")
+    assert list(rows[0])[:4] == ["timesteps", "input_size", "hidden_size", "layers"]
+    # GRU 3·5·(4 + 5 + 1) = 150 at any T; the dense equivalent 4T -> 5T: 4T·5T + 5T.
+    assert [(r["rnn_total"], r["dense_total"]) for r in rows] == [("150", "25"), ("150", "90")]

@@ -185,7 +185,10 @@ class Sweep:
     @property
     def columns(self) -> tuple[str, ...]:
         """The size columns: the seed's field names for its shape, else the letters."""
-        return tuple(SIZES) if is_seed(self.network) else self.letters
+        if not is_seed(self.network):
+            return self.letters
+        names = {letter: name for name, letter in SIZES.items()}
+        return tuple(names[letter] for letter in self.letters)
 
     def index(self, stage: int, module: int, field: str) -> int:
         """The position of a size among :attr:`slots` (ValueError when there is none)."""

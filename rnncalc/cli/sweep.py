@@ -58,14 +58,14 @@ def range_options(func: F) -> F:
             continue
         minimum, layered = RANGED[param.name]
         default = str(param.default) if isinstance(param.default, (int, str)) else None
-        per_layer = " per layer, slash-separated (64/16..128:x2); each" if layered else ""
+        takes = "Each layer's part (64/16..128:x2) takes" if layered else "Takes"
         params[k] = click.Option(
             param.opts,
             default=default,
             show_default=default is not None,
             metavar="SIZES" + ("[/SIZES...]" if layered else ""),
             callback=_parse(minimum, layered),
-            help=f"{param.help}{per_layer} Takes {RANGE_HELP}.",
+            help=f"{param.help} {takes} {RANGE_HELP}.",
         )
     return func
 
