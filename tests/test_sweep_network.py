@@ -217,3 +217,11 @@ def test_a_seed_shaped_model_file_without_a_dense_layer(tmp_path: Path) -> None:
     assert list(rows[0])[:4] == ["timesteps", "input_size", "hidden_size", "layers"]
     # GRU 3·5·(4 + 5 + 1) = 150 at any T; the dense equivalent 4T -> 5T: 4T·5T + 5T.
     assert [(r["rnn_total"], r["dense_total"]) for r in rows] == [("150", "25"), ("150", "90")]
+
+
+@pytest.mark.parametrize("command", ["sweep", "fit", "params"])
+def test_a_model_path_with_a_nul_byte_is_a_usage_error(command: str) -> None:
+    budget = ["--budget", "1k"] if command == "fit" else []
+    result = run(command, *budget, "--model", "a\x00b")
+    assert result.exit_code == 2
+    assert "'--model': 'a\\x00b' is not a path" in result.stderr

@@ -38,6 +38,7 @@ from ..model.spec import SpecError
 from ..units import parse_count
 from .options import (
     NARROW_OPTIONS,
+    FilePath,
     choice_option,
     given,
     int_option,
@@ -119,7 +120,7 @@ def network_options(func: F) -> F:
         click.option(
             "--model",
             "model_path",
-            type=click.Path(dir_okay=False, path_type=Path),
+            type=FilePath(),
             metavar="FILE",
             help="A TOML model file: the whole network (-T, -I, --convention override it).",
         ),
