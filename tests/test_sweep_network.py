@@ -19,8 +19,10 @@ from networks import networks
 from rnncalc.analysis.counts import count_params
 from rnncalc.analysis.sweep import COUNTS, Sweep, slots, with_sizes
 from rnncalc.cli import cli
-from rnncalc.model.modelfile import from_dict
-from rnncalc.model.network import Network
+from rnncalc.model import shapes
+from rnncalc.model.modelfile import from_dict, to_toml
+from rnncalc.model.network import Embedding, Network
+from rnncalc.model.shapes import Weight
 from rnncalc.model.spec import SpecError
 
 
@@ -34,7 +36,7 @@ def csv_rows(*args: str) -> list[dict[str, str]]:
     return list(csv.DictReader(io.StringIO(result.stdout)))
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(network=networks(), data=st.data())
 def test_rows_equal_the_counts_of_each_network(network: Network, data: st.DataObject) -> None:
     plan = Sweep(network)
@@ -56,6 +58,24 @@ def test_rows_equal_the_counts_of_each_network(network: Network, data: st.DataOb
         assert counts["rnn_total"] == report.rnn.total
         assert counts["dense_total"] == report.dense.total
         assert counts["rnn_float32_bytes"] == 4 * report.rnn.total
+        assert counts["rnn_macs"] == macs(sized, shapes.rnn_weights(sized))
+        assert counts["dense_macs"] == macs(sized, shapes.dense_weights(sized))
+
+
+def macs(network: Network, weights: tuple[Weight, ...]) -> int:
+    """MACs per sequence, folded over the weight list: each tensor's elements (a tied one's
+    too: it is applied) times how often it runs, none for a lookup table, its stage's T for
+    a recurrent tensor and for a dense layer at every step, once for any other.
+    """
+    total = 0
+    for w in weights:
+        layer = network.stages[w.stage].layers[w.module]
+        t = network.stages[w.stage].timesteps
+        if isinstance(layer, Embedding):
+            continue
+        runs = t if w.part == "recurrent" or getattr(layer, "steps", "") == "all" else 1
+        total += w.elements * runs
+    return total
 
 
 def test_the_letters_are_the_shape_list_s() -> None:
@@ -225,3 +245,26 @@ def test_a_model_path_with_a_nul_byte_is_a_usage_error(command: str) -> None:
     result = run(command, *budget, "--model", "a\x00b")
     assert result.exit_code == 2
     assert "'--model': 'a\\x00b' is not a path" in result.stderr
+
+
+@settings(max_examples=25, deadline=None)
+@given(network=networks(), t=st.integers(1, 6), i=st.integers(1, 6))
+def test_model_file_rows_equal_params(tmp_path_factory: pytest.TempPathFactory, network: Network,
+                                      t: int, i: int) -> None:  # fmt: skip
+    path = tmp_path_factory.mktemp("sweep") / "model.toml"
+    path.write_text(to_toml(network))
+    embedded = network.stages[0].embedding is not None
+    tied = any(layer.tie for layer in network.stages[0].dense)
+    sizes = ["-T", f"{t},{t + 3}"] + ([] if embedded and tied else ["-I", f"{i},{i + 1}"])
+    result = run("sweep", "--model", str(path), *sizes, "-f", "jsonl")
+    assert result.exit_code == 0, result.stderr
+    for line in result.stdout.splitlines():
+        row = json.loads(line)
+        given = ["-T", str(row["T" if "T" in row else "timesteps"])]
+        if len(sizes) > 2:
+            given += ["-I", str(row["E" if embedded else "I" if "I" in row else "input_size"])]
+        params = json.loads(run("params", "--model", str(path), *given, "-f", "json").stdout)
+        assert (row["rnn_total"], row["dense_total"]) == (
+            params["rnn"]["total"],
+            params["dense"]["total"],
+        )

@@ -14,6 +14,7 @@ from .options import (
     command,
     echo_table,
     format_option,
+    given,
     option_label,
     refuse_if_given,
 )
@@ -195,12 +196,11 @@ def _template(ctx: click.Context, swept: Swept, options: dict[str, Any]) -> Netw
 
 def _positions(ctx: click.Context, plan: Sweep, swept: Swept) -> dict[int, tuple[str, Sizes]]:
     """Each swept size's slot in the plan, with the option that sweeps it."""
-    names = TOP_LEVEL if ctx.params.get("model_path") else tuple(RANGED)
+    from_file = ctx.params.get("model_path") is not None
     found: dict[int, tuple[str, Sizes]] = {}
-    for name in names:
-        parts = swept[name]
-        if parts is None:
-            continue
+    for name, parts in swept.items():
+        if parts is None or (from_file and not (name in TOP_LEVEL and given(ctx, name))):
+            continue  # a model file keeps its sizes unless -T or -I is given
         for (module, field), values in zip(_places(plan, name), parts, strict=False):
             try:
                 found[plan.index(0, module, field)] = (name, values)
