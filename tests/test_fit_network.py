@@ -135,3 +135,29 @@ def test_a_whole_network_s_table_describes_it() -> None:
     out = CliRunner().invoke(cli, args, env={"COLUMNS": "200"}).stdout
     assert "Fit for T=3, I=1333:" in out
     assert "vanilla RNN 64 -> vanilla RNN 64 -> dense 32 (relu) -> dense 4" in out
+
+
+@settings(max_examples=20, deadline=None)
+@given(network=networks(), solve=st.sampled_from(SHARED), budget=st.integers(1, 20_000))
+def test_a_model_file_fits_as_the_library_does(
+    tmp_path_factory: pytest.TempPathFactory, network: Network, solve: str, budget: int
+) -> None:
+    from rnncalc.model.modelfile import to_toml
+
+    path = tmp_path_factory.mktemp("fit") / "model.toml"
+    path.write_text(to_toml(network))
+    args = ("--budget", str(budget), "--model", str(path), "--solve", solve.replace("_", "-"))
+    result = run(*args, "-f", "json")
+    try:
+        solvable(network, solve)
+    except SpecError as error:
+        why = error.message
+    else:
+        why = ""
+    if why:
+        assert result.exit_code == 2
+        assert why in result.stderr.replace("\n", " ")
+        return
+    expected = fit(network, solve, budget).to_dict()
+    assert result.exit_code == (0 if expected["fits"] else 1)  # 1: nothing fits
+    assert json.loads(result.stdout) == expected
