@@ -102,7 +102,12 @@ def test_cli_json() -> None:
     data = json.loads(run("--budget", "1M", "-f", "json").stdout)
     # Seed RNN, I=4, O=1: H·(4 + H + 1) + H + 1 <= 10**6 first fails at H = 998.
     assert data == {
-        "spec": {**ModelSpec().as_dict(), "hidden_size": 997},
+        "model": {
+            "convention": "seed",
+            "timesteps": 3,
+            "input_size": 4,
+            "layers": [{"kind": "rnn", "hidden_size": 997}, {"kind": "dense", "units": 1}],
+        },
         "options": {"solve": "hidden_size", "budget": 1_000_000},
         "fits": True,
         "value": 997,

@@ -93,8 +93,6 @@ MODEL_FIELDS = set(ModelSpec.FIELDS)
             {"batch_size", "dtype", "hidden_activation", "output_activation", "outputs",
              "repeat", "seed"},
         ),
-        (["fit", "--budget", "1M"], {"solve", "budget"}),
-        (["sweep", "-T", "1..3"], {"swept", "cost", "outputs"}),
     ],
 )  # fmt: skip
 def test_json_is_spec_then_options_then_results(args: list[str], options: set[str]) -> None:
@@ -106,15 +104,29 @@ def test_json_is_spec_then_options_then_results(args: list[str], options: set[st
     assert not {"batch_size", "dtype", "outputs"} & set(keys[2:])
 
 
-@pytest.mark.parametrize(("args", "options"), [(["cost"], {"batch_size", "dtype"})])
-def test_json_is_model_then_options_then_results(args: list[str], options: set[str]) -> None:
-    """Commands on whole networks: the model in the model file's form, the run's options,
-    then the results; the model is the one params prints for the same flags.
+@pytest.mark.parametrize(
+    ("args", "flags", "options"),
+    [
+        (["cost"], [], {"batch_size", "dtype"}),
+        (["fit", "--budget", "1M", "-H", "64/64", "--solve", "input-size"], ["-H", "64/64"],
+         {"solve", "budget"}),
+        (["sweep", "-T", "1..3", "-H", "64/32"], ["-H", "64/32"], {"swept", "cost", "outputs"}),
+    ],
+)  # fmt: skip
+def test_json_is_model_then_options_then_results(
+    args: list[str], flags: list[str], options: set[str]
+) -> None:
+    """Commands on whole networks: the model in the model file's form (the one params
+    prints for the same flags, sizes aside), the run's options, then the results.
     """
     data = json.loads(run(*args, "-f", "json").stdout)
     keys = list(data)
     assert keys[:2] == ["model", "options"]
-    assert data["model"] == json.loads(run("params", "-f", "json").stdout)["model"]
+    params = json.loads(run("params", *flags, "-f", "json").stdout)["model"]
+    assert set(data["model"]) == set(params)
+    assert [layer["kind"] for layer in data["model"]["layers"]] == [
+        layer["kind"] for layer in params["layers"]
+    ]
     assert set(data["options"]) == options
     assert not {"batch_size", "dtype", "outputs"} & set(keys[2:])
 

@@ -134,3 +134,15 @@ def parse_sizes(text: str, minimum: int = 1) -> Sizes:
     sizes = parts[0] if len(parts) == 1 else Chain(parts)
     sizes.text = text
     return sizes
+
+
+def parse_layer_sizes(text: str, minimum: int = 1) -> tuple[Sizes, ...]:
+    """Sizes per layer, slash-separated (``64/16..128:x2``), each part as
+    :func:`parse_sizes` reads it; ``minimum`` 0 is allowed for one part only (a layer of 0
+    units is no layer, which only a lone layer may be).
+    """
+    parts = text.split("/")
+    if len(parts) > 1000:
+        raise ValueError("at most 1000 layers, one size each")
+    least = minimum if len(parts) == 1 else max(1, minimum)
+    return tuple(parse_sizes(part, least) for part in parts)

@@ -262,13 +262,26 @@ def choice_option(*names: str, choices: Sequence[str], text: str) -> Callable[[F
     )
 
 
+class FilePath(click.Path):
+    """A file's path, passed on as a :class:`pathlib.Path`; a name the system cannot take
+    (a NUL byte) is a usage error, as click's checks raise ValueError for it.
+    """
+
+    def __init__(self) -> None:
+        from pathlib import Path
+
+        super().__init__(dir_okay=False, path_type=Path)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        try:
+            return super().convert(value, param, ctx)
+        except ValueError as error:
+            self.fail(f"{value!r:.60} is not a path: {error}", param, ctx)
+
+
 def file_option(name: str, dest: str, text: str) -> Callable[[F], F]:
     """An option naming a file, passed on as a :class:`pathlib.Path`."""
-    from pathlib import Path
-
-    return click.option(
-        name, dest, type=click.Path(dir_okay=False, path_type=Path), metavar="FILE", help=text
-    )
+    return click.option(name, dest, type=FilePath(), metavar="FILE", help=text)
 
 
 def format_option(*choices: str) -> Callable[[F], F]:

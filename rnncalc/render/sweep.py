@@ -7,54 +7,58 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from ..analysis.sweep import COLUMNS, SIZES
+from ..analysis.sweep import COUNTS, SIZES
 from .tables import Column, Table, styled
 from .text import draw
 
 Row = tuple[int | float, ...]
-
-#: Columns without --cost, and with it (all of a row's: MACs and float32 parameter bytes).
-BASIC = (*SIZES, "rnn_total", "dense_total", "ratio")
-COSTED = COLUMNS
-_AT = {name: COLUMNS.index(name) for name in COLUMNS}
-
-
-def columns(cost: bool) -> tuple[str, ...]:
-    """The columns of a sweep's output."""
-    return COSTED if cost else BASIC
+#: The seed's size columns; a whole network's are the letters of its sizes.
+SEED = tuple(SIZES)
+#: The counts without --cost (with it, all of a row's: MACs and float32 parameter bytes).
+BASIC = ("rnn_total", "dense_total", "ratio")
 
 
-def _values(row: Row, cost: bool) -> tuple[int | float, ...]:
-    return tuple(row[_AT[name]] for name in columns(cost))
+def columns(cost: bool, sizes: Sequence[str] = SEED) -> tuple[str, ...]:
+    """The columns of a sweep's output: the sizes, then the counts."""
+    return (*sizes, *(COUNTS if cost else BASIC))
 
 
-def csv_lines(rows: Iterable[Row], cost: bool) -> Iterator[str]:
+def _values(row: Row, cost: bool) -> Row:
+    """A row without the cost columns unless ``cost`` (they come last)."""
+    return row if cost else row[: len(row) - len(COUNTS) + len(BASIC)]
+
+
+def csv_lines(rows: Iterable[Row], cost: bool, sizes: Sequence[str] = SEED) -> Iterator[str]:
     """A header, then one line per row (no quoting needed: every field is a number)."""
-    yield ",".join(columns(cost)) + "\n"
+    yield ",".join(columns(cost, sizes)) + "\n"
     for row in rows:
         yield ",".join(map(repr, _values(row, cost))) + "\n"
 
 
-def json_lines(rows: Iterable[Row], cost: bool) -> Iterator[str]:
+def json_lines(rows: Iterable[Row], cost: bool, sizes: Sequence[str] = SEED) -> Iterator[str]:
     """One JSON object per row and line (JSON Lines), for streaming."""
-    names = columns(cost)
+    names = columns(cost, sizes)
     for row in rows:
         yield json.dumps(dict(zip(names, _values(row, cost), strict=True))) + "\n"
 
 
 def json_document(
-    rows: Iterable[Row], cost: bool, spec: dict[str, Any], options: dict[str, Any]
+    rows: Iterable[Row],
+    cost: bool,
+    model: dict[str, Any],
+    options: dict[str, Any],
+    sizes: Sequence[str] = SEED,
 ) -> Iterator[str]:
-    """One JSON document, ``{"spec", "options", "rows": [...]}``, written as the rows come
+    """One JSON document, ``{"model", "options", "rows": [...]}``, written as the rows come
     (one row a line), so that a long sweep streams and still parses as one object.
     """
-    head = json.dumps({"spec": spec, "options": options})
+    head = json.dumps({"model": model, "options": options})
     yield head[:-1] + ', "rows": [\n'
     separator = ""
-    for line in json_lines(rows, cost):
+    for line in json_lines(rows, cost, sizes):
         yield separator + line[:-1]
         separator = ",\n"
     yield "\n]}\n"
@@ -65,6 +69,7 @@ def sweep_table(
     cost: bool,
     varying: Iterable[str] = (),
     *,
+    sizes: Sequence[str] = SEED,
     color: bool = False,
     width: int | None = None,
 ) -> str:
@@ -72,16 +77,16 @@ def sweep_table(
     names those that do) are left out first, then the cost columns.
     """
     cells = [tuple(_format(value) for value in _values(row, cost)) for row in rows]
-    kept = set(varying) | {"rnn_total", "dense_total", "ratio"}
+    kept = {*varying, *BASIC}
     table = Table(
         [
             Column(
                 name,
                 "right",
                 optional=name not in kept,
-                note=f"{cells[0][k]} in every row" if name in SIZES and cells else "",
+                note=f"{cells[0][k]} in every row" if k < len(sizes) and cells else "",
             )
-            for k, name in enumerate(columns(cost))
+            for k, name in enumerate(columns(cost, sizes))
         ]
     )
     for row_cells in cells:
@@ -94,12 +99,20 @@ def _format(value: int | float) -> str:
 
 
 def sweep_plot(
-    rows: list[Row], swept: str, *, color: bool = False, width: int | None = None
+    rows: list[Row],
+    swept: str,
+    *,
+    sizes: Sequence[str] = SEED,
+    color: bool = False,
+    width: int | None = None,
 ) -> str:
-    """RNN against dense totals along one swept size, as bars on a log scale."""
-    totals = [int(v) for row in rows for v in (row[_AT["rnn_total"]], row[_AT["dense_total"]])]
+    """RNN against dense totals along one swept size (a column of ``sizes``), as bars on a
+    log scale.
+    """
+    at, rnn_at = sizes.index(swept), len(sizes)
+    totals = [int(v) for row in rows for v in row[rnn_at : rnn_at + 2]]
     low, high = math.log10(min(totals)), math.log10(max(totals))
-    labels = [f"{SIZES[swept]}={row[_AT[swept]]:,}" for row in rows]
+    labels = [f"{SIZES.get(swept, swept)}={row[at]:,}" for row in rows]
     label_width = max(len(label) for label in labels)
     number_width = max(len(f"{v:,}") for v in totals)
     bar_width = max(10, (width or 80) - label_width - number_width - 12)
@@ -113,7 +126,7 @@ def sweep_plot(
     ]
     for label, row in zip(labels, rows, strict=True):
         for k, (model, style) in enumerate((("RNN", "cyan"), ("dense", "magenta"))):
-            value = int(row[_AT["rnn_total" if model == "RNN" else "dense_total"]])
+            value = int(row[rnn_at + k])
             share = 1.0 if high == low else (math.log10(value) - low) / (high - low)
             length = 1 + round(share * (bar_width - 1))
             bar = styled("█" * length, style, color) + " " * (bar_width - length)
