@@ -89,11 +89,6 @@ MODEL_FIELDS = set(ModelSpec.FIELDS)
     ("args", "options"),
     [
         (["cost"], {"batch_size", "outputs", "dtype"}),
-        (
-            ["forward"],
-            {"batch_size", "dtype", "hidden_activation", "output_activation", "outputs",
-             "repeat", "seed"},
-        ),
         (["fit", "--budget", "1M"], {"solve", "budget"}),
         (["sweep", "-T", "1..3"], {"swept", "cost", "outputs"}),
     ],
@@ -105,6 +100,13 @@ def test_json_is_spec_then_options_then_results(args: list[str], options: set[st
     assert set(data["spec"]) == MODEL_FIELDS
     assert set(data["options"]) == options
     assert not {"batch_size", "dtype", "outputs"} & set(keys[2:])
+
+
+def test_forward_json_has_the_model_then_the_run_s_own_options() -> None:
+    data = json.loads(run("forward", "-f", "json").stdout)
+    assert list(data)[:2] == ["model", "options"]
+    assert data["model"] == json.loads(run("params", "-f", "json").stdout)["model"]
+    assert set(data["options"]) == {"batch_size", "dtype", "repeat", "seed"}
 
 
 def test_params_json_has_the_model_first_and_no_options() -> None:
