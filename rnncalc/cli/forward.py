@@ -312,14 +312,15 @@ def _read_network_files(ctx: click.Context, files: _Files, network: Network) -> 
             embedding = stage.embedding
             if embedding is not None:
                 problem = token_error(name, array, embedding.vocab_size)
-                expected = "(B, T) token ids"
+            elif array.ndim != 3 or 0 in array.shape or array.shape[2] != stage.features:
+                problem = (
+                    f"{name} has shape {tuple(array.shape)}; expected (B, T, {stage.features}): "
+                    "batch, timesteps, input size"
+                )
             else:
                 problem = None
-                if array.ndim != 3 or 0 in array.shape or array.shape[2] != stage.features:
-                    problem = f"{name} has shape {tuple(array.shape)}"
-                expected = f"(B, T, {stage.features}): batch, timesteps, input size"
             if problem is not None:
-                raise ArrayFileError(f"{path}: {problem}; expected {expected}")
+                raise ArrayFileError(f"{path}: {problem}")
             if s and array.shape[0] != arrays["x"].shape[0]:
                 raise ArrayFileError(
                     f"{path}: x_decoder holds {array.shape[0]} sequences, x {arrays['x'].shape[0]}"

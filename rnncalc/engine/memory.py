@@ -8,7 +8,7 @@ from collections.abc import Iterable
 import numpy as np
 
 from ..analysis.counts import count_params
-from ..model.network import Dense, Embedding, Network, Recurrent
+from ..model.network import Embedding, Network, Recurrent
 from ..model.shapes import layer_inputs
 from ..model.spec import ModelSpec, Outputs, SpecError
 from ..units import format_bytes
@@ -69,24 +69,26 @@ def estimate_bytes(
 
 
 def _network(network: Network, options: RunOptions, check: bool) -> int:
-    """A whole network's peak: what the seed's estimate keeps, for every recurrent layer,
-    plus the token ids, the encoder's final cell states and y; and the largest of what
-    one layer allocates while it runs (a recurrent layer's passing buffers or, with the
-    check, its step-by-step pass; with either, its input when the layer below made one:
-    an embedding's lookup or a dense layer's outputs on every step; a dense layer's input
-    and output).
+    """A whole network's peak.  Kept throughout: the weights (the recurrent ones twice: as
+    given and in canonical form; embeddings and dense layers are read as they are), the
+    inputs, and what the seed's estimate keeps for every recurrent layer, with the
+    encoder's final cell states.  Then the largest of what one layer allocates while it
+    runs: a recurrent layer's passing buffers, a dense layer's outputs, each with its input
+    when the layer below made one (an embedding's lookup, a dense layer's outputs on every
+    step).  The check keeps y and adds, instead, the largest step-by-step pass.
     """
     b = options.batch_size
-    kept = 2 * count_params(network).rnn.total
-    tokens = 0
-    transient = 0
+    terms = count_params(network).rnn.terms
+    kept = sum(t.count for t in terms) + sum(t.count for t in terms if t.weight.part == "recurrent")
+    tokens = y = 0
+    running = checking = 0
     for s, stage in enumerate(network.stages):
         t = stage.timesteps
         if stage.embedding is None:
             kept += b * t * stage.features
         else:
             tokens += b * t
-        width, made, view = stage.features, 0, False  # made: the last layer's new array
+        width, made, view = stage.features, 0, False  # made: the layer below's new array
         for layer in stage.layers:
             if isinstance(layer, Embedding):
                 made = b * t * layer.dim
@@ -99,23 +101,22 @@ def _network(network: Network, options: RunOptions, check: bool) -> int:
                 if s == 0 and network.encoder_decoder and layer.cell == "lstm":
                     kept += layer.stack * d * b * h
                 below = [width, layer.width][: min(layer.stack, 2)]
-                running = max(
-                    _elements(
-                        passing_buffers(b, t, size, g * h, i, layer.cell == "lstm", view).values()
-                    )
+                lstm = layer.cell == "lstm"
+                passing = max(
+                    _elements(passing_buffers(b, t, size, g * h, i, lstm, view).values())
                     for i in below
                 )
-                if check:
-                    steps = 3 * b * t * d * size + b * t * size + (max(below) + size + 2) * g * h
-                    running = max(running, steps)
-                transient = max(transient, made + running)
+                steps = 3 * b * t * d * size + b * t * size + (max(below) + size + 2) * g * h
+                running = max(running, made + passing)
+                checking = max(checking, made + steps)
                 width, made, view = layer.width, 0, d == 1
             else:
                 out = b * layer.units * (t if layer.steps == "all" else 1)
-                transient = max(transient, made + out)
-                width, made, view = layer.units, out, False
-        kept += made if isinstance(stage.layers[-1], Dense) else 0
-    return (kept + transient) * np.dtype(options.dtype).itemsize + tokens * TOKEN_BYTES
+                running = max(running, made + out)
+                checking = max(checking, made + out)
+                width, made, view, y = layer.units, out, False, out
+    peak = kept + (max(running, y + checking) if check else running)
+    return peak * np.dtype(options.dtype).itemsize + tokens * TOKEN_BYTES
 
 
 def _elements(shapes: Iterable[tuple[int, ...]]) -> int:
