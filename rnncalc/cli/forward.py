@@ -67,8 +67,8 @@ RUN_FIELDS = ("batch_size", "dtype", "repeat", "seed")
 @file_option(
     "--weights",
     "weights_path",
-    "An .npz of weights by the convention's names (seed: W_xh, W_hh, b_h, W_yh, b_y); sizes "
-    "come from it.",
+    "An .npz of weights by the convention's names (seed: W_xh, W_hh, b_h, W_yh, b_y); the "
+    "seed's sizes come from it, a whole network's must match it (a tied weight: once).",
 )
 @file_option(
     "--inputs",
@@ -79,7 +79,7 @@ RUN_FIELDS = ("batch_size", "dtype", "repeat", "seed")
 @file_option(
     "--save",
     "save_path",
-    "Write the weights, x, h (B, T, D*H) and y to this .npz, whole or not at all.",
+    "Write the weights, x (and x_decoder), h (B, T, D*H) and y to this .npz, whole or not at all.",
 )
 @click.option(
     "--max-memory",

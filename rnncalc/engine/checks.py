@@ -94,7 +94,7 @@ def checks(run: Pass, used: int, rng: np.random.Generator) -> tuple[Check, ...]:
     made.append(_concat_check(run))
     if spec is None:
         by_shapes = sum(w.count for w in report.dense.weights)
-        name = "dense: parameters by shapes (not run for a whole network)"
+        name = "dense: parameters by shapes (not run)"
         made.append(_used_check(name, report.dense.total, by_shapes))
     elif run.dense:
         run.progress.phase("dense equivalent", 1)

@@ -4,6 +4,7 @@ how it tells its progress.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
@@ -158,10 +159,11 @@ class ForwardReport:
 RUN_FIELDS = ("batch_size", "dtype", "repeat", "seed")
 
 
+@functools.lru_cache(maxsize=64)
 def seed_spec(network: Network) -> ModelSpec | None:
     """The seed-style spec with the network's tensors and layout, when it has that form
     (one recurrent layer and at most one dense layer with a bias, whatever their
-    activations and steps); else None.
+    activations and steps); else None.  (Cached: a run asks several times.)
     """
     from ..model.network import Dense, Recurrent
 
