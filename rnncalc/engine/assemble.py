@@ -73,7 +73,7 @@ class Stack:
 class Affine:
     """A dense layer in row form, y = f(x W + b), on the last step or on every step."""
 
-    w: Array  # (in, units); a tied layer's is the embedding's table, transposed
+    w: Array  # (in, units); a tied layer's is a copy of the embedding's table, transposed
     b: Array | None
     activation: str
     steps: str
@@ -136,7 +136,8 @@ def assemble_network(network: model.Network, arrays: Mapping[str, Array], dtype:
             else:
                 w, *bias = weights
                 matrix = np.asarray(arrays[w.tied or w.name], dtype)
-                matrix = matrix.T if w.transposed or w.tied else matrix
+                if w.transposed or w.tied:  # row form, contiguous for the GEMM
+                    matrix = np.ascontiguousarray(matrix.T)
                 b = np.asarray(arrays[bias[0].name], dtype) if bias else None
                 parts.append(Affine(matrix, b, layer.activation, layer.steps))
                 width = layer.units

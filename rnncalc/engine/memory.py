@@ -9,7 +9,7 @@ import numpy as np
 
 from ..analysis.counts import count_params
 from ..model.network import Embedding, Network, Recurrent
-from ..model.shapes import layer_inputs
+from ..model.shapes import Weight, layer_inputs
 from ..model.spec import ModelSpec, Outputs, SpecError
 from ..units import format_bytes
 from .fast import direction_buffers, layer_outputs, passing_buffers
@@ -69,17 +69,17 @@ def estimate_bytes(
 
 
 def _network(network: Network, options: RunOptions, check: bool) -> int:
-    """A whole network's peak.  Kept throughout: the weights (the recurrent ones twice: as
-    given and in canonical form; embeddings and dense layers are read as they are), the
-    inputs, and what the seed's estimate keeps for every recurrent layer, with the
-    encoder's final cell states.  Then the largest of what one layer allocates while it
-    runs: a recurrent layer's passing buffers, a dense layer's outputs, each with its input
-    when the layer below made one (an embedding's lookup, a dense layer's outputs on every
-    step).  The check keeps y and adds, instead, the largest step-by-step pass.
+    """A whole network's peak.  Kept throughout: the weights (and the canonical form's
+    copies, :func:`_copied`), the inputs, and what the seed's estimate keeps for every
+    recurrent layer, with the encoder's final cell states.  Then the largest of what one
+    layer allocates while it runs: a recurrent layer's passing buffers, a dense layer's
+    outputs (and its input's rows made contiguous), each with its input when the layer
+    below made one (an embedding's lookup, a dense layer's outputs on every step).  The
+    check keeps y and adds, instead, the largest step-by-step pass.
     """
     b = options.batch_size
     terms = count_params(network).rnn.terms
-    kept = sum(t.count for t in terms) + sum(t.count for t in terms if t.weight.part == "recurrent")
+    kept = sum(t.count for t in terms) + sum(t.elements for t in terms if _copied(t.weight))
     tokens = y = 0
     running = checking = 0
     for s, stage in enumerate(network.stages):
@@ -111,12 +111,23 @@ def _network(network: Network, options: RunOptions, check: bool) -> int:
                 checking = max(checking, made + steps)
                 width, made, view = layer.width, 0, d == 1
             else:
-                out = b * layer.units * (t if layer.steps == "all" else 1)
-                running = max(running, made + out)
-                checking = max(checking, made + out)
+                steps_run = t if layer.steps == "all" else 1
+                out = b * layer.units * steps_run
+                rows = b * steps_run * width if steps_run > 1 and not made else 0  # made contiguous
+                running = max(running, made + rows + out)
+                checking = max(checking, made + rows + out)
                 width, made, view, y = layer.units, out, False, out
     peak = kept + (max(running, y + checking) if check else running)
     return peak * np.dtype(options.dtype).itemsize + tokens * TOKEN_BYTES
+
+
+def _copied(w: Weight) -> bool:
+    """Whether the canonical form holds a copy of the tensor: a recurrent one (its gates
+    placed), or a dense layer's matrix in row form (PyTorch's, transposed; a tied one).
+    """
+    return w.part == "recurrent" or (
+        w.role in ("dense", "output") and (w.transposed or bool(w.tied))
+    )
 
 
 def _elements(shapes: Iterable[tuple[int, ...]]) -> int:
