@@ -62,7 +62,7 @@ class Pass:
         self.progress.phase(f"step by step, {form}", recurrent_steps(self.network))
         seen: list[tuple[int, ...]] = []
 
-        def reference(_: str, stack: Stack, x: Array, start: States | None) -> Any:
+        def reference(_: str, stack: Stack, x: Array, start: States | None, __: bool) -> Any:
             top, shapes_seen, finals = stepwise_stack(
                 stack.net, x, stack.activation, form, self.progress.advance, start
             )

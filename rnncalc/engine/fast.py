@@ -119,7 +119,7 @@ def network_forward(
     share.  The returned arrays may be views into ``workspace``.  ``advance``, if given,
     hears of the steps done, every few hundred (L*D*T in all).
     """
-    top, _ = stack_forward(net, x, hidden_activation, workspace, threads, advance)
+    top, _ = stack_forward(net, x, hidden_activation, workspace, threads, advance, hand_on=False)
     if net.head is None:
         return top, None
     features = top if outputs == "all" else final_states(top, len(net.layers[-1]))
@@ -135,10 +135,11 @@ def stack_forward(
     advance: Advance | None = None,
     initial: States | None = None,
     key: str = "",
+    hand_on: bool = True,
 ) -> tuple[Array, States]:
     """The stack's fast pass on x (B, T, in): the top layer's outputs (B, T, D*S), and each
-    layer's final states, from ``initial`` states (zeros when None).  ``key`` prefixes the
-    workspace's buffer names, for a network of several stacks.
+    layer's final states (with ``hand_on``; else none), from ``initial`` states (zeros when
+    None).  ``key`` prefixes the workspace's buffer names, for a network of several stacks.
     """
     ws = workspace or Workspace()
     batch, steps, _ = x.shape
@@ -160,8 +161,10 @@ def stack_forward(
             )  # fmt: skip
             rows = slice(0, steps) if d == 1 else slice(1, steps + 1)
             states.append(hs[rows, :, :size])  # (T, B, size), time-major
-            ends.append((hs[0 if d == 1 else steps, :, :size], c))
-        finals.append(ends)
+            if hand_on:
+                ends.append((hs[0 if d == 1 else steps, :, :size], c))
+        if hand_on:
+            finals.append(ends)
         outputs_shape = layer_outputs(batch, steps, size, len(states))
         if outputs_shape is None:
             top = states[0].transpose(1, 0, 2)
@@ -178,8 +181,11 @@ def dense(features: Array, w: Array, b: Array | None, activation: str) -> Array:
     through one GEMM as rows of a contiguous matrix (a stack of (B, F) products, or a view
     of the time-major states, is several times slower).
     """
-    rows = np.ascontiguousarray(features).reshape(-1, features.shape[-1])
-    y = (rows @ w).reshape(*features.shape[:-1], w.shape[1])
+    if features.ndim == 2:
+        y = features @ w
+    else:
+        rows = np.ascontiguousarray(features).reshape(-1, features.shape[-1])
+        y = (rows @ w).reshape(*features.shape[:-1], w.shape[1])
     if b is not None:
         y += b
     DENSE_ACTIVATIONS[activation](y)
@@ -240,7 +246,7 @@ def _run_direction(
         chunk_z = z[rows].reshape(n * steps, width)
         np.matmul(x[rows].reshape(n * steps, inputs), w_x, out=chunk_z)
         chunk_z += b_x
-        own = passing_buffers(n, steps, size, width, inputs, lstm, False)
+        own = whole if n == batch else passing_buffers(n, steps, size, width, inputs, lstm, False)
         chunk = _Chunk(p, w_aug, c[rows], np.empty(own["scratch"], dtype), f_h)
         order = range(steps - 1, -1, -1) if reverse else range(steps)
         report = advance if rows.start == 0 else None  # one share of the batch tells

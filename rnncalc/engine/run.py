@@ -267,10 +267,13 @@ def _fast_pass(
     if spec is None:
         params = assemble_network(network, arrays, dtype)
 
-        def fast(key: str, stack: Stack, x: Array, start: States | None) -> tuple[Array, States]:
+        def fast(
+            key: str, stack: Stack, x: Array, start: States | None, hand_on: bool
+        ) -> tuple[Array, States]:
             return stack_forward(
-                stack.net, x, stack.activation, workspace, None, progress.advance, start, key
-            )
+                stack.net, x, stack.activation, workspace, None, progress.advance, start, key,
+                hand_on,
+            )  # fmt: skip
 
         return params, lambda: walk(params, inputs, fast)
     recurrent, *head = network.stages[0].layers

@@ -12,15 +12,13 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-import numpy as np
-
 from .assemble import Canonical, Lookup, Stack
-from .fast import dense
+from .fast import dense, final_states
 from .types import Array, States
 
 #: Runs one recurrent layer: (workspace key, layer, inputs (B, T, in), start states or
-#: None) -> (outputs (B, T, D*S), final states).
-StackRunner = Callable[[str, Stack, Array, States | None], tuple[Array, States]]
+#: None, whether its final states are handed on) -> (outputs (B, T, D*S), final states).
+StackRunner = Callable[[str, Stack, Array, States | None, bool], tuple[Array, States]]
 
 
 @dataclass(frozen=True)
@@ -42,18 +40,20 @@ def walk(params: Canonical, inputs: Sequence[Array], run_stack: StackRunner) -> 
     h: Array | None = None
     y: Array | None = None
     for s, parts in enumerate(params.stages):
+        hand_on = s + 1 < len(params.stages)
         current = inputs[s]
         ending: Array | None = None  # what a layer on the last step reads, if not current[:, -1]
         stage_states: States = []
+        depth = 0  # stacked layers run so far in this stage
         for k, part in enumerate(parts):
             if isinstance(part, Lookup):
                 current, ending = part.table[current], None
             elif isinstance(part, Stack):
-                depth = len(stage_states)
                 start = handed[depth : depth + len(part.net.layers)] if s else None
-                current, states = run_stack(f"{s}.{k}:", part, current, start)
+                current, states = run_stack(f"{s}.{k}:", part, current, start, hand_on)
                 stage_states += states
-                h, ending = current, np.concatenate([end[0] for end in states[-1]], axis=1)
+                depth += len(part.net.layers)
+                h, ending = current, final_states(current, len(part.net.layers[-1]))
             else:
                 source = current
                 if part.steps == "last" and current.ndim == 3:
