@@ -306,3 +306,26 @@ def test_max_memory_covers_a_network_s_embedding_and_head() -> None:
                      "256MiB")  # fmt: skip
     assert result.exit_code == 2
     assert "Invalid value for '--max-memory': this run needs about" in result.stderr
+
+
+LM_FLAGS = ("--vocab-size", "30", "-I", "6", "-H", "8/5", "-c", "gru", "-O", "6/30", "--tie",
+            "--outputs", "all", "--convention", "keras", "-B", "3", "-T", "4")  # fmt: skip
+
+
+def test_a_saved_network_runs_again_from_its_weights(tmp_path: Path) -> None:
+    first, second = tmp_path / "a.npz", tmp_path / "b.npz"
+    assert forward(*LM_FLAGS, "--seed", "5", "--save", first).exit_code == 0
+    saved = load(first)
+    assert "dense_1/kernel" not in saved  # tied: only the embedding's table is stored
+    assert saved["x"].dtype.kind == "i"
+    result = forward(*LM_FLAGS, "--seed", "5", "--weights", first, "--save", second)
+    assert result.exit_code == 0, result.output
+    assert result.stderr == ""
+    np.testing.assert_array_equal(saved["y"], load(second)["y"])
+
+
+def test_json_has_the_model_params_describes() -> None:
+    params = CliRunner().invoke(cli, ["params", *LM_FLAGS[:-4], "-f", "json"])
+    data = json.loads(forward(*LM_FLAGS, "-f", "json").stdout)
+    assert data["model"] == {**json.loads(params.stdout)["model"], "timesteps": 4}
+    assert data["shapes"] == {"x": [3, 4], "h": [3, 4, 5], "y": [3, 4, 30]}

@@ -200,8 +200,9 @@ def _run(
     if _seed_flags(options):
         sizes = _read_files(ctx, files, options)
         run_options["batch_size"] = sizes.pop("batch_size")
-        options.update(sizes, hidden_size=(sizes["hidden_size"],))
-        options["output_size"] = (sizes["output_size"],)
+        options.update(
+            sizes, hidden_size=(sizes["hidden_size"],), output_size=(sizes["output_size"],)
+        )
         network = build_network(ctx, options)
     else:
         network = _read_network_files(ctx, files, build_network(ctx, options))

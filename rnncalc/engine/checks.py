@@ -29,7 +29,7 @@ from .types import Array, Form, States
 from .walk import Walked, walk
 from .weights import UsageRecorder, init_weights
 
-__all__ = ["Pass", "checks", "dense_forward", "seed_spec"]
+__all__ = ["Pass", "checks", "dense_forward"]
 
 
 @dataclass(frozen=True)
@@ -92,25 +92,20 @@ def checks(run: Pass, used: int, rng: np.random.Generator) -> tuple[Check, ...]:
     made.append(_used_check("parameters used = params total", report.rnn.total, used))
     made.append(_finite_check(result))
     made.append(_concat_check(run))
-    if spec is None:
-        by_shapes = sum(w.count for w in report.dense.weights)
-        name = "dense: parameters by shapes (not run)"
-        made.append(_used_check(name, report.dense.total, by_shapes))
-    elif run.dense:
+    if spec is not None and run.dense:
         run.progress.phase("dense equivalent", 1)
         made.extend(_dense_checks(spec, network, result.x, report.dense.total, rng))
     else:
-        options = run.options
-        full = estimate_bytes(network, options, True) - estimate_bytes(
-            network, options, True, False
-        )
+        why = "not run"  # a whole network's: the seed's rule, counted by its shapes
+        if spec is not None:
+            options = run.options
+            more = estimate_bytes(network, options, True) - estimate_bytes(
+                network, options, True, False
+            )
+            why = f"not run: needs {format_bytes(more)} more"
         by_shapes = sum(w.count for w in report.dense.weights)
         made.append(
-            _used_check(
-                f"dense: parameters by shapes (not run: needs {format_bytes(full)} more)",
-                report.dense.total,
-                by_shapes,
-            )
+            _used_check(f"dense: parameters by shapes ({why})", report.dense.total, by_shapes)
         )
     return tuple(made)
 

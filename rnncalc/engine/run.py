@@ -23,7 +23,7 @@ from ..model.network import Dense, Network, Recurrent, Stage
 from ..model.spec import ModelSpec, Outputs, SpecError
 from .activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
 from .assemble import Affine, Canonical, Stack, assemble, assemble_network
-from .checks import Pass, checks, dense_forward, seed_spec
+from .checks import Pass, checks, dense_forward
 from .fast import Workspace, network_forward, stack_forward
 from .memory import dense_fits, estimate_bytes
 from .results import (
@@ -34,6 +34,7 @@ from .results import (
     RunOptions,
     RunResult,
     Timing,
+    seed_spec,
 )
 from .types import Array, States
 from .walk import Walked, walk

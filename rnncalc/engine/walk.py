@@ -42,24 +42,24 @@ def walk(params: Canonical, inputs: Sequence[Array], run_stack: StackRunner) -> 
     for s, parts in enumerate(params.stages):
         hand_on = s + 1 < len(params.stages)
         current = inputs[s]
-        ending: Array | None = None  # what a layer on the last step reads, if not current[:, -1]
+        directions = 0  # of the recurrent layer current comes from (0: another kind)
         stage_states: States = []
         depth = 0  # stacked layers run so far in this stage
         for k, part in enumerate(parts):
             if isinstance(part, Lookup):
-                current, ending = part.table[current], None
+                current, directions = part.table[current], 0
             elif isinstance(part, Stack):
                 start = handed[depth : depth + len(part.net.layers)] if s else None
                 current, states = run_stack(f"{s}.{k}:", part, current, start, hand_on)
                 stage_states += states
                 depth += len(part.net.layers)
-                h, ending = current, final_states(current, len(part.net.layers[-1]))
+                h, directions = current, len(part.net.layers[-1])
             else:
                 source = current
-                if part.steps == "last" and current.ndim == 3:
-                    source = current[:, -1] if ending is None else ending
+                if part.steps == "last" and current.ndim == 3:  # each direction's final state
+                    source = final_states(current, directions) if directions else current[:, -1]
                 current = y = dense(source, part.w, part.b, part.activation)
-                ending = None
+                directions = 0
             produced.append(current.shape)
         handed = stage_states
     assert h is not None  # every stage holds a recurrent layer
