@@ -69,10 +69,12 @@ def test_reference_cases_cover_every_activation_and_output_mode() -> None:
 
 
 def test_activation_names_match_the_cli() -> None:
-    from rnncalc.cli.forward import HIDDEN_ACTIVATION_NAMES, OUTPUT_ACTIVATION_NAMES
+    from rnncalc.engine.activations import DENSE_ACTIVATIONS
+    from rnncalc.model.network import DENSE_ACTIVATIONS as DENSE_NAMES
+    from rnncalc.model.network import RNN_ACTIVATIONS
 
-    assert set(HIDDEN_ACTIVATION_NAMES) == set(HIDDEN_ACTIVATIONS)
-    assert set(OUTPUT_ACTIVATION_NAMES) == set(OUTPUT_ACTIVATIONS)
+    assert set(RNN_ACTIVATIONS) == set(HIDDEN_ACTIVATIONS)
+    assert set(DENSE_NAMES) == set(DENSE_ACTIVATIONS) == {*OUTPUT_ACTIVATIONS, "relu"}
 
 
 def test_workspace_reuse_gives_the_same_result() -> None:

@@ -106,9 +106,10 @@ def test_pytorch_state_dict_without_a_head_infers_no_output_layer(tmp_path: Path
     result = CliRunner().invoke(cli, [*args, "--weights", str(weights), "-f", "json"])
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
-    assert data["spec"]["output_size"] == 0
-    assert data["spec"]["input_size"] == 3
-    assert data["spec"]["hidden_size"] == 5
+    assert data["model"]["input_size"] == 3
+    assert data["model"]["layers"] == [
+        {"kind": "lstm", "hidden_size": 5, "stack": 3}
+    ]  # no output layer
     assert "y" not in data["shapes"]
 
 
@@ -119,7 +120,7 @@ def test_projection_size_is_read_off_the_file(tmp_path: Path) -> None:
     args = ["forward", "-c", "lstm", "--convention", "pytorch", "-L", "2", "--bidirectional"]
     result = CliRunner().invoke(cli, [*args, "--weights", str(weights), "-f", "json"])
     assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout)["spec"]["proj_size"] == 2
+    assert json.loads(result.stdout)["model"]["layers"][0]["proj_size"] == 2
     result = CliRunner().invoke(cli, [*args, "--weights", str(weights), "--proj-size", "1"])
     assert result.exit_code == 2
     assert "--proj-size 1 disagrees with the weights in" in result.stderr

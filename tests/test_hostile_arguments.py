@@ -90,6 +90,19 @@ def special_paths(root: Path) -> list[str]:
     np.save(root / "text.npy", np.array([[["a"]]]))
     np.save(root / "nan.npy", np.full((2, 3, 4), np.nan))
     np.save(root / "inf.npy", np.full((1, 2, 4), np.inf))
+    np.save(root / "tokens.npy", np.array([[0, 3, 9], [12, -1, 2]]))
+    np.savez(root / "pair.npz", x=np.ones((2, 3), np.int64), x_decoder=np.ones((2, 2), np.int64))
+    (root / "lm.toml").write_text(
+        'timesteps = 3\n[[layers]]\nkind = "embedding"\nvocab_size = 10\ndim = 4\n'
+        '[[layers]]\nkind = "lstm"\nhidden_size = 4\n'
+        '[[layers]]\nkind = "dense"\nunits = 10\nsteps = "all"\ntie = true\n'
+    )
+    (root / "seq2seq.toml").write_text(
+        '[[encoder.layers]]\nkind = "embedding"\nvocab_size = 5\ndim = 2\n'
+        '[[encoder.layers]]\nkind = "gru"\nhidden_size = 3\n'
+        '[[decoder.layers]]\nkind = "embedding"\nvocab_size = 4\ndim = 2\n'
+        '[[decoder.layers]]\nkind = "gru"\nhidden_size = 3\n'
+    )
     (root / "existing.npz").write_bytes(b"old")
     (root / "folder").mkdir()
     os.mkfifo(root / "fifo")
@@ -106,7 +119,8 @@ def special_paths(root: Path) -> list[str]:
         "model.toml", "cut.toml", "huge.toml", "lm_tied.safetensors", "conv_gru_bf16.safetensors",
         "cut.safetensors",
         "w.npz", "x.npy", "random.bin", "truncated.npz", "notes.npz", "text.npy", "nan.npy",
-        "inf.npy", "existing.npz", "folder", "fifo", "loop", "dangling", "link.npz",
+        "inf.npy", "tokens.npy", "pair.npz", "lm.toml", "seq2seq.toml", "existing.npz",
+        "folder", "fifo", "loop", "dangling", "link.npz",
         "loop/out.npz", "missing/out.npz", "new.npz", "n" * 250 + ".npz", "ü.npz",
     ]  # fmt: skip
     return [str(root / name) for name in names] + ["/dev/zero", "/dev/null", "/proc/self/status"]

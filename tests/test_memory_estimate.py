@@ -15,6 +15,8 @@ import pytest
 
 from rnncalc import ModelSpec
 from rnncalc.engine.run import RunOptions, estimate_bytes, run
+from rnncalc.model.modelfile import from_dict
+from rnncalc.model.network import Network
 
 CASES: list[tuple[dict[str, Any], dict[str, Any], bool]] = [
     # The case, scaled down: the dense equivalent's W_1 (T·I, T·H) dominates.
@@ -60,7 +62,7 @@ CASES: list[tuple[dict[str, Any], dict[str, Any], bool]] = [
 ]  # fmt: skip
 
 
-def peak_bytes(spec: ModelSpec, options: RunOptions, check: bool) -> int:
+def peak_bytes(spec: ModelSpec | Network, options: RunOptions, check: bool) -> int:
     gc.collect()
     tracemalloc.start()
     try:
@@ -86,5 +88,65 @@ def test_estimate_is_within_a_quarter_of_the_measured_peak(
     spec, run_options = ModelSpec(**sizes), RunOptions(**options)
     estimate = estimate_bytes(spec, run_options, check)
     peak = peak_bytes(spec, run_options, check)
+    assert peak > 4 * 2**20, "too small a case: Python objects would weigh in"
+    assert 0.75 * peak <= estimate <= 1.25 * peak, (estimate, peak)
+
+
+def embedding(vocab_size: int, dim: int) -> dict[str, Any]:
+    return {"kind": "embedding", "vocab_size": vocab_size, "dim": dim}
+
+
+def recurrent(kind: str, hidden_size: int, **options: Any) -> dict[str, Any]:
+    return {"kind": kind, "hidden_size": hidden_size, **options}
+
+
+def dense(units: int, **options: Any) -> dict[str, Any]:
+    return {"kind": "dense", "units": units, **options}
+
+
+NETWORKS: list[tuple[dict[str, Any], dict[str, Any], bool]] = [
+    # A tied language model: the embedding table and the per-step vocabulary outputs.
+    (
+        {"convention": "pytorch", "timesteps": 20, "layers": [
+            embedding(10000, 200), recurrent("lstm", 200, stack=2),
+            dense(10000, steps="all", tie=True)]},
+        {"batch_size": 8},
+        True,
+    ),
+    # A Keras stack of different sizes with a 2-layer head on the last step.
+    (
+        {"convention": "keras", "timesteps": 30, "input_size": 32, "layers": [
+            recurrent("lstm", 128, bidirectional=True), recurrent("lstm", 64),
+            dense(64, activation="relu"), dense(10)]},
+        {"batch_size": 32},
+        True,
+    ),
+    # Heads at every step, float32.
+    (
+        {"convention": "keras", "timesteps": 100, "input_size": 32, "layers": [
+            recurrent("gru", 128, bidirectional=True), recurrent("gru", 64),
+            dense(64, activation="relu", steps="all"), dense(10, steps="all")]},
+        {"batch_size": 32, "dtype": "float32"},
+        False,
+    ),
+    # An encoder-decoder: the encoder's final states kept for the decoder.
+    (
+        {"convention": "pytorch", "timesteps": 50,
+         "encoder": {"layers": [embedding(5000, 128), recurrent("lstm", 256, stack=2)]},
+         "decoder": {"timesteps": 40, "layers": [
+             embedding(4000, 128), recurrent("lstm", 256, stack=2), dense(4000, steps="all")]}},
+        {"batch_size": 8},
+        False,
+    ),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("model", "options", "check"), NETWORKS)
+def test_a_network_s_estimate_is_within_a_quarter_of_the_measured_peak(
+    model: dict[str, Any], options: dict[str, Any], check: bool
+) -> None:
+    network, run_options = from_dict(model), RunOptions(**options)
+    estimate = estimate_bytes(network, run_options, check)
+    peak = peak_bytes(network, run_options, check)
     assert peak > 4 * 2**20, "too small a case: Python objects would weigh in"
     assert 0.75 * peak <= estimate <= 1.25 * peak, (estimate, peak)

@@ -10,7 +10,6 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from rnncalc import ModelSpec
 from rnncalc.cli import cli
 
 CONTEXT = click.Context(cli)
@@ -82,32 +81,11 @@ def test_a_mistake_gets_the_closest_names(args: list[str], suggestion: str) -> N
     assert suggestion in result.stderr
 
 
-MODEL_FIELDS = set(ModelSpec.FIELDS)
-
-
-@pytest.mark.parametrize(
-    ("args", "options"),
-    [
-        (
-            ["forward"],
-            {"batch_size", "dtype", "hidden_activation", "output_activation", "outputs",
-             "repeat", "seed"},
-        ),
-    ],
-)  # fmt: skip
-def test_json_is_spec_then_options_then_results(args: list[str], options: set[str]) -> None:
-    data = json.loads(run(*args, "-f", "json").stdout)
-    keys = list(data)
-    assert keys[:2] == ["spec", "options"]
-    assert set(data["spec"]) == MODEL_FIELDS
-    assert set(data["options"]) == options
-    assert not {"batch_size", "dtype", "outputs"} & set(keys[2:])
-
-
 @pytest.mark.parametrize(
     ("args", "flags", "options"),
     [
         (["cost"], [], {"batch_size", "dtype"}),
+        (["forward"], [], {"batch_size", "dtype", "repeat", "seed"}),
         (["fit", "--budget", "1M", "-H", "64/64", "--solve", "input-size"], ["-H", "64/64"],
          {"solve", "budget"}),
         (["sweep", "-T", "1..3", "-H", "64/32"], ["-H", "64/32"], {"swept", "cost", "outputs"}),

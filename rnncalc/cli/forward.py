@@ -1,4 +1,4 @@
-"""``rnncalc forward``: run the RNN in NumPy on the predicted shapes, and prove them."""
+"""``rnncalc forward``: run the network in NumPy on the predicted shapes, and prove them."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ..model import shapes
+from .model import build_network, network_options
 from .options import (
     batch_option,
     bytes_callback,
-    choice_option,
     color_option,
     command,
     dtype_option,
@@ -22,13 +22,10 @@ from .options import (
     format_option,
     given,
     int_option,
-    model_options,
     model_spec,
-    outputs_option,
     quiet_alone,
     quiet_option,
     refuse_if_given,
-    size_options,
 )
 from .streams import emit, message
 
@@ -36,12 +33,10 @@ if TYPE_CHECKING:
     from ..engine.run import Array, ForwardReport, RunResult
     from ..formats.npy import NpzArchive
     from ..formats.save import Reservation
-    from ..model.spec import ModelSpec
+    from ..model.network import Network
 
-#: Names accepted by --hidden-activation and --output-activation (rnncalc.engine.run implements
-#: them; the names live here so that parsing options does not import numpy).
-HIDDEN_ACTIVATION_NAMES = ("tanh", "relu", "sigmoid", "identity")
-OUTPUT_ACTIVATION_NAMES = ("identity", "tanh", "sigmoid", "softmax")
+#: The seed's sizes, which a weights file and an inputs file may fix (flags of one
+#: recurrent layer and one head, without an embedding).
 SIZE_FIELDS = (
     "batch_size",
     "timesteps",
@@ -51,14 +46,15 @@ SIZE_FIELDS = (
     "proj_size",
 )
 MODEL_FIELDS = ("cell", "layers", "bidirectional", "convention", "bias", "reset_after", "notation")
+#: Options of the run itself, the rest describing the network.
+RUN_FIELDS = ("batch_size", "dtype", "repeat", "seed")
 
 
 @command
 @click.option(
     "--check", is_flag=True, help="Prove the shapes: compare every prediction with the run."
 )
-@size_options
-@model_options
+@network_options
 @batch_option
 @int_option(
     "--seed",
@@ -67,33 +63,23 @@ MODEL_FIELDS = ("cell", "layers", "bidirectional", "convention", "bias", "reset_
     text="Seed for the random weights and inputs: the same seed, the same numbers.",
 )
 @dtype_option("float64", "Precision of the pass: float64 or float32.")
-@click.option(
-    "--hidden-activation",
-    type=click.Choice(HIDDEN_ACTIVATION_NAMES, case_sensitive=False),
-    help="f_h, applied to the hidden state (--cell rnn only).  [default: tanh]",
-)
-@choice_option(
-    "--output-activation",
-    choices=OUTPUT_ACTIVATION_NAMES,
-    text="f_y, applied to the output (softmax across the O outputs).",
-)
-@outputs_option("last: y from h_T, many-to-one (B, O); all: y at every step (B, T, O).")
 @int_option("--repeat", default=1, minimum=1, text="Time the pass N times and report the median.")
 @file_option(
     "--weights",
     "weights_path",
-    "An .npz of weights by the convention's names (seed: W_xh, W_hh, b_h, W_yh, b_y); sizes "
-    "come from it.",
+    "An .npz of weights by the convention's names (seed: W_xh, W_hh, b_h, W_yh, b_y); the "
+    "seed's sizes come from it, a whole network's must match it (a tied weight: once).",
 )
 @file_option(
     "--inputs",
     "inputs_path",
-    "An .npy of the input x, shape (B, T, I), batch first; sizes come from it.",
+    "An .npy of the input x, shape (B, T, I), batch first, or (B, T) token ids with "
+    "--vocab-size; an encoder-decoder's .npz holds x and x_decoder. B and T come from it.",
 )
 @file_option(
     "--save",
     "save_path",
-    "Write the weights, x, h (B, T, D*H) and y to this .npz, whole or not at all.",
+    "Write the weights, x (and x_decoder), h (B, T, D*H) and y to this .npz, whole or not at all.",
 )
 @click.option(
     "--max-memory",
@@ -124,10 +110,13 @@ def forward(
 
     Builds weights with the shapes `rnncalc params` lists (in the chosen convention), runs
     h_0 = 0, h_t = f_h(x_t W_xh + h_{t-1} W_hh + b_h) (or the LSTM's or GRU's equations,
-    layer by layer and in both directions), y = f_y(h W_yh + b_y), and times it.
-    With --check it compares the shapes of x, every h_t, the top layer's outputs and y, and
-    the number of parameters the pass read, with the predictions; reruns the equations step
-    by step and in the concatenated form [h_{t-1}, x_t] W_h; and runs the dense equivalent.
+    layer by layer and in both directions), y = f_y(h W_yh + b_y), and times it; or a
+    whole network (an embedding of token ids, layers of their own sizes, dense layers, a
+    tied output layer, an encoder-decoder teacher-forced on target tokens).
+    With --check it compares the shapes of x, every h_t, each layer's outputs (the seed's:
+    the top layer's and y) and the number of parameters the pass read with the
+    predictions; reruns the equations step by step and in the concatenated form
+    [h_{t-1}, x_t] W_h; and runs the dense equivalent (the seed's form only).
     Exit code 0 when every check passes, 1 when one fails, 2 for bad input.
 
     \b
@@ -135,6 +124,8 @@ def forward(
       rnncalc forward --check                    # the seed's example, proved
       rnncalc forward --check -T 50 -H 64 -B 8 --dtype float32
       rnncalc forward --check -c lstm -L 2 --bidirectional --convention pytorch
+      rnncalc forward --check --vocab-size 100 -I 16 -H 32 -L 2 -c lstm --tie --outputs all
+      rnncalc forward --check --model seq2seq.toml --inputs tokens.npz
       rnncalc forward -B 64 -T 100 -I 128 -H 256 --repeat 20 -f json | jq .timing
       rnncalc forward --check --weights w.npz --inputs x.npy --save out.npz
     """
@@ -180,6 +171,17 @@ class _Files:
         self.max_memory = max_memory
         self.archive: NpzArchive | None = None
         self.x: Array | None = None
+        self.x_decoder: Array | None = None
+
+    def open_weights(self) -> None:
+        """Open the weights archive, and spend its declared size from the budget."""
+        from ..formats.npy import open_npz
+
+        if self.weights_path is None:
+            return
+        with file_errors("--weights"):
+            self.archive = self.stack.enter_context(open_npz(self.weights_path, self.max_memory))
+        self.max_memory -= sum(declared.nbytes for declared in self.archive.declared.values())
 
 
 def _run(
@@ -188,26 +190,42 @@ def _run(
     """Read the files, settle the model, check its memory, and run it."""
     from ..engine import run as fw
 
-    model = {f: options.pop(f) for f in MODEL_FIELDS}
-    sizes = _read_files(ctx, files, {f: options.pop(f) for f in SIZE_FIELDS}, model)
-    spec = model_spec(ctx, **{f: v for f, v in sizes.items() if f != "batch_size"}, **model)
-    if not spec.has_output_layer:
+    if given(ctx, "hidden_activation") and options["cell"] != "rnn":
+        raise click.BadParameter(
+            "applies to the vanilla RNN only (--cell rnn): LSTM and GRU gates have their own",
+            ctx,
+            param_hint="'--hidden-activation'",
+        )
+    run_options = {f: options.pop(f) for f in RUN_FIELDS}
+    if _seed_flags(options):
+        sizes = _read_files(ctx, files, options)
+        run_options["batch_size"] = sizes.pop("batch_size")
+        options.update(
+            sizes, hidden_size=(sizes["hidden_size"],), output_size=(sizes["output_size"],)
+        )
+        network = build_network(ctx, options)
+    else:
+        network = _read_network_files(ctx, files, build_network(ctx, options))
+        if files.x is not None:
+            run_options["batch_size"] = int(files.x.shape[0])
+    if not network.output.dense:
         for name in ("outputs", "output_activation"):
             refuse_if_given(ctx, name, "the model has no output layer (O = 0)")
-    if files.archive is not None and files.x is not None and not check:
+    from_files = files.x is not None and (files.x_decoder is not None or len(network.stages) == 1)
+    if files.archive is not None and from_files and not check:
         refuse_if_given(ctx, "seed", "the weights and inputs come from files")
-    weights = None if files.archive is None else _matched_weights(files.archive, spec)
-    run_options = fw.RunOptions(batch_size=sizes["batch_size"], **options)
+    weights = None if files.archive is None else _matched_weights(files.archive, network)
     from .progress import progress_on_terminal
 
     with progress_on_terminal() as progress:
         try:
             return fw.run(
-                spec,
-                run_options,
+                network,
+                fw.RunOptions(**run_options),
                 check=check,
                 weights=weights,
                 x=files.x,
+                x_decoder=files.x_decoder,
                 progress=progress,
                 max_bytes=files.max_memory,
             )
@@ -215,12 +233,25 @@ def _run(
             return failed.report, None
 
 
-def _matched_weights(archive: NpzArchive, spec: ModelSpec) -> dict[str, Array]:
+def _seed_flags(options: dict[str, Any]) -> bool:
+    """Whether the flags describe the seed's form (one recurrent size, one head size, no
+    embedding, no model file), whose sizes a weights file and an inputs file may fix.
+    """
+    return (
+        options["model_path"] is None
+        and options["vocab_size"] is None
+        and len(options["hidden_size"]) == 1
+        and len(options["output_size"]) == 1
+    )
+
+
+def _matched_weights(archive: NpzArchive, network: Network) -> dict[str, Array]:
     """Read the archive's arrays that the model's weights are, by the weights' names."""
     from ..formats.weights import match_weights
 
+    listed = tuple(w for w in shapes.rnn_weights(network) if not w.tied)
     with file_errors("--weights"):
-        keys, unknown = match_weights(archive.path, archive.declared, shapes.rnn_weights(spec))
+        keys, unknown = match_weights(archive.path, archive.declared, listed)
         arrays = archive.read(dict.fromkeys(keys.values()))
     if unknown:
         shown = [name if len(name) <= 40 else name[:37] + "..." for name in unknown[:5]]
@@ -229,36 +260,86 @@ def _matched_weights(archive: NpzArchive, spec: ModelSpec) -> dict[str, Array]:
     return {name: arrays[key] for name, key in keys.items()}
 
 
-def _read_files(
-    ctx: click.Context, files: _Files, sizes: dict[str, int], model: dict[str, Any]
-) -> dict[str, int]:
+def _read_files(ctx: click.Context, files: _Files, options: dict[str, Any]) -> dict[str, int]:
     """Survey the weights and read the inputs, within ``files.max_memory`` between them
-    (checked on what the headers declare, before reading), and settle the sizes with the
-    options.
+    (checked on what the headers declare, before reading), and settle the seed's sizes
+    with the options.
     """
     from ..formats import weights as weightfiles
-    from ..formats.npy import open_npz
 
+    sizes = {f: options[f] for f in SIZE_FIELDS if f != "batch_size"}
+    sizes = {f: v[0] if isinstance(v, tuple) else v for f, v in sizes.items()}
+    sizes["batch_size"] = ctx.params["batch_size"]
     found: weightfiles.Found = {}
-    budget = files.max_memory
-    if files.weights_path is not None:
+    files.open_weights()
+    if files.archive is not None:
         # The names of a model's tensors do not depend on its sizes: any valid ones will do.
+        model = {f: options[f] for f in MODEL_FIELDS}
         probe = model_spec(ctx, **model, proj_size=sizes["proj_size"], skeleton=True)
         with file_errors("--weights"):
-            files.archive = files.stack.enter_context(open_npz(files.weights_path, budget))
-            budget -= sum(declared.nbytes for declared in files.archive.declared.values())
             found = weightfiles.sizes_from_weights(
-                files.weights_path, files.archive.declared, probe
+                files.archive.path, files.archive.declared, probe
             )
     if files.inputs_path is not None:
         with file_errors("--inputs"):
-            files.x = weightfiles.load_inputs(files.inputs_path, max(budget, 0))
+            files.x = weightfiles.load_inputs(files.inputs_path, max(files.max_memory, 0))
             found = weightfiles.sizes_from_inputs(files.inputs_path, files.x, found)
     explicit = {f for f in SIZE_FIELDS if given(ctx, f)}
     try:
         return weightfiles.resolve_sizes(sizes, explicit, found)
     except weightfiles.SizeConflict as error:
         raise click.UsageError(str(error)) from None
+
+
+def _read_network_files(ctx: click.Context, files: _Files, network: Network) -> Network:
+    """Open the weights and read the inputs of a whole network: x (and an encoder-decoder's
+    x_decoder) fix B and each stage's T (-T, given, must agree); token ids must be integers
+    within the vocabulary, features as wide as the network reads.
+    """
+    from ..engine.run import token_error
+    from ..formats import weights as weightfiles
+    from ..formats.npy import ArrayFileError
+
+    files.open_weights()
+    path = files.inputs_path
+    if path is None:
+        return network
+    budget = max(files.max_memory, 0)
+    with file_errors("--inputs"):
+        arrays = weightfiles.load_stage_inputs(path, budget, network.encoder_decoder)
+        stages = list(network.stages)
+        for s, (name, array) in enumerate(arrays.items()):
+            stage = stages[s]
+            embedding = stage.embedding
+            if embedding is not None:
+                problem = token_error(name, array, embedding.vocab_size)
+            elif array.ndim != 3 or 0 in array.shape or array.shape[2] != stage.features:
+                problem = (
+                    f"{name} has shape {tuple(array.shape)}; expected (B, T, {stage.features}): "
+                    "batch, timesteps, input size"
+                )
+            else:
+                problem = None
+            if problem is not None:
+                raise ArrayFileError(f"{path}: {problem}")
+            if s and array.shape[0] != arrays["x"].shape[0]:
+                raise ArrayFileError(
+                    f"{path}: x_decoder holds {array.shape[0]} sequences, x {arrays['x'].shape[0]}"
+                )
+            steps = int(array.shape[1])
+            if s == 0 and given(ctx, "timesteps") and steps != stage.timesteps:
+                raise click.UsageError(
+                    f"--timesteps {stage.timesteps} disagrees with x in {path}, which gives "
+                    f"timesteps {steps}; leave the option out or make them agree."
+                )
+            stages[s] = stage.replace(timesteps=steps)
+    if given(ctx, "batch_size") and ctx.params["batch_size"] != arrays["x"].shape[0]:
+        raise click.UsageError(
+            f"--batch-size {ctx.params['batch_size']} disagrees with x in {path}, which gives "
+            f"batch size {arrays['x'].shape[0]}; leave the option out or make them agree."
+        )
+    files.x, files.x_decoder = arrays["x"], arrays.get("x_decoder")
+    return network.replace(stages=tuple(stages))
 
 
 def _save(save: Reservation, result: RunResult | None) -> None:

@@ -48,3 +48,6 @@ OUTPUT_ACTIVATIONS: dict[str, Callable[[Array], None]] = {
     "sigmoid": _sigmoid,
     "softmax": _softmax,
 }
+
+#: Every dense layer's choices: the output activations and relu (a hidden layer's default).
+DENSE_ACTIVATIONS = {**OUTPUT_ACTIVATIONS, "relu": _relu}

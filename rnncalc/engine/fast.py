@@ -29,10 +29,10 @@ from typing import Any
 import numpy as np
 
 from ..model.spec import Outputs
-from .activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
+from .activations import DENSE_ACTIVATIONS, HIDDEN_ACTIVATIONS
 from .assemble import DirectionParams, Network
 from .threads import batch_chunks, single_threaded_blas
-from .types import Advance, Array
+from .types import Advance, Array, States
 
 #: Steps between reports to ``advance``.
 ADVANCE_EVERY = 256
@@ -119,46 +119,80 @@ def network_forward(
     share.  The returned arrays may be views into ``workspace``.  ``advance``, if given,
     hears of the steps done, every few hundred (L*D*T in all).
     """
+    top, _ = stack_forward(net, x, hidden_activation, workspace, threads, advance, hand_on=False)
+    if net.head is None:
+        return top, None
+    features = top if outputs == "all" else final_states(top, len(net.layers[-1]))
+    return top, dense(features, *net.head, output_activation)
+
+
+def stack_forward(
+    net: Network,
+    x: Array,
+    hidden_activation: str = "tanh",
+    workspace: Workspace | None = None,
+    threads: int | None = None,
+    advance: Advance | None = None,
+    initial: States | None = None,
+    key: str = "",
+    hand_on: bool = True,
+) -> tuple[Array, States]:
+    """The stack's fast pass on x (B, T, in): the top layer's outputs (B, T, D*S), and each
+    layer's final states (with ``hand_on``; else none), from ``initial`` states (zeros when
+    None).  ``key`` prefixes the workspace's buffer names, for a network of several stacks.
+    """
     ws = workspace or Workspace()
     batch, steps, _ = x.shape
     dtype = np.result_type(x, net.layers[0][0].w_x)
     size = net.state_size
     layer_input = x
+    finals: States = []
     for index, layer in enumerate(net.layers):
         states = []
+        ends = []
         for d, params in enumerate(layer):
-            key = f"{index}.{d}"
+            name = f"{key}{index}.{d}"
             shapes = direction_buffers(batch, steps, size, params.w_x.shape[1])
-            hs = ws.get("hs" + key, shapes["hs"], dtype)
-            _run_direction(
-                net, params, layer_input, hs, d == 1, hidden_activation, ws, key, threads, advance
-            )
+            hs = ws.get("hs" + name, shapes["hs"], dtype)
+            start = None if initial is None else initial[index][d]
+            c = _run_direction(
+                net, params, layer_input, hs, d == 1, hidden_activation, ws, name, threads,
+                advance, start,
+            )  # fmt: skip
             rows = slice(0, steps) if d == 1 else slice(1, steps + 1)
             states.append(hs[rows, :, :size])  # (T, B, size), time-major
+            if hand_on:
+                ends.append((hs[0 if d == 1 else steps, :, :size], c))
+        if hand_on:
+            finals.append(ends)
         outputs_shape = layer_outputs(batch, steps, size, len(states))
         if outputs_shape is None:
             top = states[0].transpose(1, 0, 2)
         else:
-            top = ws.get(f"out{index}", outputs_shape, dtype)
+            top = ws.get(f"out{key}{index}", outputs_shape, dtype)
             for d, state in enumerate(states):
                 top[:, :, d * size : (d + 1) * size] = state.transpose(1, 0, 2)
         layer_input = top
-    return layer_input, _head(net, layer_input, output_activation, outputs)
+    return layer_input, finals
 
 
-def _head(net: Network, top: Array, activation: str, outputs: Outputs) -> Array | None:
-    """y from the top layer: at every step, or from each direction's final state."""
-    if net.head is None:
-        return None
-    w_y, b_y = net.head
-    features = top if outputs == "all" else _final_states(top, len(net.layers[-1]))
-    y = features @ w_y
-    y += b_y
-    OUTPUT_ACTIVATIONS[activation](y)
+def dense(features: Array, w: Array, b: Array | None, activation: str) -> Array:
+    """A dense layer: f(features W + b), on the last axis.  Every step's features go
+    through one GEMM as rows of a contiguous matrix (a stack of (B, F) products, or a view
+    of the time-major states, is several times slower).
+    """
+    if features.ndim == 2:
+        y = features @ w
+    else:
+        rows = np.ascontiguousarray(features).reshape(-1, features.shape[-1])
+        y = (rows @ w).reshape(*features.shape[:-1], w.shape[1])
+    if b is not None:
+        y += b
+    DENSE_ACTIVATIONS[activation](y)
     return y
 
 
-def _final_states(top: Array, directions: int) -> Array:
+def final_states(top: Array, directions: int) -> Array:
     """Each direction's state after reading the whole sequence: forward's at the last step,
     backward's at the first (as PyTorch's h_n and Keras's Bidirectional return them).
     """
@@ -180,7 +214,11 @@ def _run_direction(
     key: str,
     threads: int | None,
     advance: Advance | None,
-) -> None:
+    start: tuple[Array, Array | None] | None,
+) -> Array | None:
+    """Run one direction into ``hs`` from the ``start`` state (zeros when None); return
+    the LSTM's final cell state (None for other cells).
+    """
     batch, steps, inputs = x.shape
     width = p.w_x.shape[1]
     size = hs.shape[2] - 1
@@ -191,10 +229,15 @@ def _run_direction(
     w_aug[:-1] = p.w_h
     w_aug[-1] = p.b_h
     w_x, b_x = p.w_x, p.b_x
-    if net.cell == "lstm":
+    lstm = net.cell == "lstm"
+    if lstm:
         w_x, b_x, w_aug[:] = (_lstm_layout(a) for a in (w_x, b_x, w_aug))
     hs[:, :, size] = 1
-    hs[steps if reverse else 0, :, :size] = 0
+    hs[steps if reverse else 0, :, :size] = 0 if start is None else start[0]
+    whole = passing_buffers(batch, steps, size, width, inputs, lstm, False)
+    c = np.zeros(whole["cell state"], dtype)  # each share of the batch steps its rows
+    if start is not None and start[1] is not None:
+        c[:] = start[1]
     step = _STEPS[net.cell if net.cell != "gru" else ("gru" if net.reset_after else "gru_before")]
     f_h = HIDDEN_ACTIVATIONS[hidden_activation]
 
@@ -203,10 +246,8 @@ def _run_direction(
         chunk_z = z[rows].reshape(n * steps, width)
         np.matmul(x[rows].reshape(n * steps, inputs), w_x, out=chunk_z)
         chunk_z += b_x
-        own = passing_buffers(n, steps, size, width, inputs, net.cell == "lstm", False)
-        chunk = _Chunk(
-            p, w_aug, np.zeros(own["cell state"], dtype), np.empty(own["scratch"], dtype), f_h
-        )
+        own = whole if n == batch else passing_buffers(n, steps, size, width, inputs, lstm, False)
+        chunk = _Chunk(p, w_aug, c[rows], np.empty(own["scratch"], dtype), f_h)
         order = range(steps - 1, -1, -1) if reverse else range(steps)
         report = advance if rows.start == 0 else None  # one share of the batch tells
         for done, t in enumerate(order, 1):
@@ -224,6 +265,7 @@ def _run_direction(
         with single_threaded_blas(), ThreadPoolExecutor(len(chunks)) as pool:
             for done in [pool.submit(recur, rows) for rows in chunks]:
                 done.result()
+    return c if lstm else None
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ import numpy as np
 from ..model.spec import GATES
 from .activations import HIDDEN_ACTIVATIONS, _sigmoid
 from .assemble import DirectionParams, Network
-from .types import Advance, Array, Form
+from .types import Advance, Array, Form, States
 
 
 def stepwise_forward(
@@ -36,14 +36,34 @@ def stepwise_forward(
     candidate keeps its recurrent product apart, since the reset gate multiplies it).
     Returns the top layer's outputs (B, T, D*H) and the shape of every state produced.
     """
+    top, seen, _ = stepwise_stack(net, x, hidden_activation, form, advance)
+    return top, seen
+
+
+def stepwise_stack(
+    net: Network,
+    x: Array,
+    hidden_activation: str = "tanh",
+    form: Form = "separate",
+    advance: Advance | None = None,
+    initial: States | None = None,
+) -> tuple[Array, list[tuple[int, ...]], States]:
+    """:func:`stepwise_forward` from ``initial`` states (zeros when None), also returning
+    each layer's final states, as :func:`rnncalc.engine.fast.stack_forward` does.
+    """
     f_h = HIDDEN_ACTIVATIONS[hidden_activation]
     seen: list[tuple[int, ...]] = []
+    finals: States = []
     layer_input = x
-    for layer in net.layers:
+    for index, layer in enumerate(net.layers):
         outputs = []
+        ends: list[tuple[Array, Array | None]] = []
         for d, p in enumerate(layer):
             h = np.zeros((x.shape[0], p.w_h.shape[0]), layer_input.dtype)
             c = np.zeros((x.shape[0], p.w_h.shape[1] // 4), layer_input.dtype)
+            if initial is not None:
+                h, start_c = initial[index][d]
+                c = c if start_c is None else start_c
             states: list[Array] = [h] * layer_input.shape[1]
             stacked = np.vstack([p.w_h, p.w_x]) if form == "concat" else None
             order = range(layer_input.shape[1])
@@ -54,8 +74,10 @@ def stepwise_forward(
                 if advance is not None:
                     advance(1)
             outputs.append(np.stack(states, axis=1))
+            ends.append((h, c if net.cell == "lstm" else None))
+        finals.append(ends)
         layer_input = np.concatenate(outputs, axis=2)
-    return layer_input, seen
+    return layer_input, seen, finals
 
 
 def _reference_step(

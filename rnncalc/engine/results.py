@@ -4,12 +4,16 @@ how it tells its progress.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import asdict, dataclass
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from ..model.spec import OUTPUTS, ModelSpec, Outputs, SpecError, check_int
 from .activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
 from .types import Array
+
+if TYPE_CHECKING:
+    from ..model.network import Network
 
 DType = Literal["float32", "float64"]
 
@@ -25,7 +29,9 @@ MAX_REPEAT = 1000
 
 @dataclass(frozen=True)
 class RunOptions:
-    """How to run the pass: batch, precision, activations, outputs, timing and seed.
+    """How to run the pass: batch, precision, timing and seed; and for the seed-style
+    spec, which has no place for them, f_h, f_y and where its output layer runs (a
+    network carries its own).
 
     Invalid values raise :class:`~rnncalc.model.spec.SpecError` naming the field.
     """
@@ -94,11 +100,16 @@ class Timing:
 class ForwardReport:
     """What ``rnncalc forward`` reports."""
 
-    spec: ModelSpec
+    network: Network
     options: RunOptions
     checks: tuple[Check, ...]
     shapes: dict[str, list[int]]
     timing: Timing | None
+
+    @property
+    def spec(self) -> ModelSpec | None:
+        """The seed-style spec of the network, when it has that form (:func:`seed_spec`)."""
+        return seed_spec(self.network)
 
     @property
     def failed(self) -> int:
@@ -118,14 +129,18 @@ class ForwardReport:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        """What ``rnncalc forward --format json`` prints: ``spec``, ``options``, ``ok``,
-        ``checks`` ({name, expected, actual, ok, comparison}), ``shapes`` and ``timing``
-        ({seconds, repeat, gflops, flops}; null when the pass failed).
+        """What ``rnncalc forward --format json`` prints: ``model`` (the model file's
+        contents, :func:`rnncalc.model.modelfile.to_dict`), ``options`` (batch_size, dtype,
+        repeat, seed), ``ok``, ``checks`` ({name, expected, actual, ok, comparison}),
+        ``shapes`` and ``timing`` ({seconds, repeat, gflops, flops}; null when the pass
+        failed).
         """
+        from ..model.modelfile import to_dict
+
         timing = self.timing
         return {
-            "spec": self.spec.as_dict(),
-            "options": {**asdict(self.options), "hidden_activation": self.options.f_h},
+            "model": to_dict(self.network),
+            "options": {field: getattr(self.options, field) for field in RUN_FIELDS},
             "ok": self.ok,
             "checks": [asdict(c) for c in self.checks],
             "shapes": self.shapes,
@@ -140,22 +155,54 @@ class ForwardReport:
         }
 
 
+#: The options of a run itself, as JSON shows them (the rest belong to the network).
+RUN_FIELDS = ("batch_size", "dtype", "repeat", "seed")
+
+
+@functools.lru_cache(maxsize=64)
+def seed_spec(network: Network) -> ModelSpec | None:
+    """The seed-style spec with the network's tensors and layout, when it has that form
+    (one recurrent layer and at most one dense layer with a bias, whatever their
+    activations and steps); else None.  (Cached: a run asks several times.)
+    """
+    from ..model.network import Dense, Recurrent
+
+    stage, *more = network.stages
+    plain = tuple(
+        layer.replace(activation="tanh")
+        if isinstance(layer, Recurrent)
+        else layer.replace(activation="identity", steps="last")
+        if isinstance(layer, Dense)
+        else layer
+        for layer in stage.layers
+    )
+    if more:
+        return None
+    return ModelSpec.from_network(network.replace(stages=(stage.replace(layers=plain),)))
+
+
 @dataclass
 class RunResult:
-    """The arrays of one run: inputs, weights by name, the top layer's outputs and y."""
+    """The arrays of one run: inputs, weights by name, the top recurrent layer's outputs,
+    y, and the decoder's inputs in an encoder-decoder.
+    """
 
     x: Array
     weights: dict[str, Array]
     h: Array
     y: Array | None
+    x_decoder: Array | None = None
 
     def __repr__(self) -> str:
         y = "none" if self.y is None else str(self.y.shape)
         return f"RunResult(x {self.x.shape}, h {self.h.shape}, y {y}, {len(self.weights)} weights)"
 
     def arrays(self) -> dict[str, Array]:
-        """Everything by name, as ``forward --save`` writes it: weights, x, h and y."""
-        named = {**self.weights, "x": self.x, "h": self.h}
+        """Everything by name, as ``forward --save`` writes it: weights, x, x_decoder, h, y."""
+        named = {**self.weights, "x": self.x}
+        if self.x_decoder is not None:
+            named["x_decoder"] = self.x_decoder
+        named["h"] = self.h
         if self.y is not None:
             named["y"] = self.y
         return named

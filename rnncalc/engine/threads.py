@@ -20,7 +20,8 @@ _SPLIT_MIN_MACS = 1 << 20
 def batch_chunks(batch: int, macs_per_row: int, threads: int | None) -> list[slice]:
     """Split the batch into contiguous row ranges, one per thread."""
     if threads is None:
-        threads = _usable_cpus()
+        # The whole batch's step too small to split asks no more (the CPU count costs 2 us).
+        threads = 1 if batch * macs_per_row < _SPLIT_MIN_MACS else _usable_cpus()
         if (batch // threads) * macs_per_row < _SPLIT_MIN_MACS or _blas_controller() is None:
             threads = 1
     count = max(1, min(threads, batch))

@@ -13,3 +13,7 @@ Array = npt.NDArray[Any]
 Advance = Callable[[int], None]
 
 Form = Literal["separate", "concat"]
+
+#: Each stacked layer's final state per direction: h (B, S), and c (B, H) for an LSTM (else
+#: None); an encoder's start its decoder's layers.
+States = list[list[tuple[Array, Array | None]]]

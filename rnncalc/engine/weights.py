@@ -36,27 +36,44 @@ class UsageRecorder(Mapping[str, Array]):
 
 
 def init_weights(
-    weights: tuple[Weight, ...], rng: np.random.Generator, dtype: str, hidden_size: int = 1
+    weights: tuple[Weight, ...],
+    rng: np.random.Generator,
+    dtype: str,
+    hidden_size: int | None = None,
 ) -> dict[str, Array]:
-    """Random arrays with the listed shapes.
+    """Random arrays with the listed shapes (a tied weight has none: it is its embedding's).
 
     Recurrent tensors draw from U(-1/sqrt(H), 1/sqrt(H)) as ``torch.nn.RNN`` initialises
-    them; dense and output layers from U(-1/sqrt(n), 1/sqrt(n)) for n inputs, as
-    ``torch.nn.Linear`` does (a bias takes its matrix's bound).
+    them, H being ``hidden_size`` or, when None, each tensor's own layer's; dense and
+    output layers from U(-1/sqrt(n), 1/sqrt(n)) for n inputs, as ``torch.nn.Linear`` does
+    (a bias takes its matrix's bound); embeddings from U(-1, 1).
     """
     arrays: dict[str, Array] = {}
     bound = 1.0
     for w in weights:
+        if w.tied:
+            continue
         if w.part == "recurrent":
-            bound = 1.0 / math.sqrt(hidden_size)
-        elif w.role in ("input", "hidden", "output"):
+            bound = 1.0 / math.sqrt(hidden_size or _hidden_size(w))
+        elif w.role in ("input", "hidden", "dense", "output"):
             bound = 1.0 / math.sqrt(w.shape[1] if w.transposed else w.shape[0])
+        elif w.role == "embedding":
+            bound = 1.0
 
         def draw(n: int, bound: float = bound) -> Array:
             return rng.uniform(-bound, bound, (n,))
 
         arrays[w.name] = drawn(draw, w.shape, dtype)
     return arrays
+
+
+def _hidden_size(w: Weight) -> int:
+    """H of the recurrent layer a tensor belongs to, read off its shape: the gate axis
+    holds one block of H per gate (a projection (P, H) in PyTorch's layout, its columns).
+    """
+    if w.role == "projection":
+        return w.shape[1]
+    return (w.shape[0] if w.transposed else w.shape[-1]) // len(w.gates)
 
 
 #: Random numbers are drawn in float64 blocks of this many and stored in the array's dtype,

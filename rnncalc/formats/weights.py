@@ -14,15 +14,16 @@ from typing import Any, BinaryIO, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from ..files import open_regular
 from ..model import shapes
 from ..model.shapes import Weight
 from ..model.spec import ModelSpec, skeleton
-from .npy import ArrayFileError, read_npy
+from .npy import ArrayFileError, read_npy, read_npz
 
 Array = npt.NDArray[Any]
 
 #: Keys that ``forward --save`` writes besides the weights; a weights file may carry them.
-RESULT_KEYS = ("x", "h", "y")
+RESULT_KEYS = ("x", "x_decoder", "h", "y")
 
 #: Sizes read off files: each size's value and where it came from, for messages.
 Found = dict[str, tuple[int, str]]
@@ -47,6 +48,29 @@ def load_inputs(path: Path, max_bytes: int) -> Array:
             "input size, none of them 0"
         )
     return data
+
+
+def load_stage_inputs(path: Path, max_bytes: int, encoder_decoder: bool) -> dict[str, Array]:
+    """A whole network's inputs: x from an ``.npy`` file, or for an encoder-decoder also
+    from an ``.npz`` archive holding x and, optionally, x_decoder (the target tokens).
+    Their shapes are the caller's to check.
+    """
+    if not encoder_decoder or _is_npy(path):
+        return {"x": read_npy(path, max_bytes)}
+    arrays = read_npz(path, max_bytes)
+    unknown = sorted(set(arrays) - {"x", "x_decoder"})
+    if "x" not in arrays or unknown:
+        found = ", ".join(repr(key)[:40] for key in sorted(arrays)[:5]) or "nothing"
+        raise ArrayFileError(
+            f"{path}: an encoder-decoder's inputs are x and x_decoder (optional); it holds {found}"
+        )
+    return {key: arrays[key] for key in ("x", "x_decoder") if key in arrays}
+
+
+def _is_npy(path: Path) -> bool:
+    """Whether the file starts as an .npy file does (else it is taken for an archive)."""
+    with open_regular(path, ArrayFileError) as file:
+        return file.read(6) == b"\x93NUMPY"
 
 
 def sizes_from_weights(path: Path, arrays: Mapping[str, Shaped], probe: ModelSpec) -> Found:

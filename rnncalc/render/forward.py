@@ -11,6 +11,7 @@ from .text import draw
 
 if TYPE_CHECKING:
     from ..engine.run import Check, ForwardReport
+    from ..model.network import Network
 
 
 def forward_json(report: ForwardReport) -> str:
@@ -22,14 +23,19 @@ def forward_table(report: ForwardReport, *, color: bool = False, width: int | No
     """The checks as a table, then the shapes produced, the timing and the verdict."""
     from rich.text import Text
 
-    spec, options = report.spec, report.options
-    header = Text(
-        f"Forward pass: T={spec.timesteps}, I={spec.input_size}, H={spec.hidden_size}, "
-        f"O={spec.output_size}, batch {report.shapes['x'][0]}, {options.dtype}, "
-        f"{options.f_h} -> {options.output_activation}, "
-        f"outputs {options.outputs}, seed {options.seed}",
-        style="italic",
-    )
+    spec, options, network = report.spec, report.options, report.network
+    if spec is not None:
+        stage = network.stages[0]
+        head = stage.dense[0] if stage.dense else None
+        model = (
+            f"T={spec.timesteps}, I={spec.input_size}, H={spec.hidden_size}, "
+            f"O={spec.output_size}, batch {report.shapes['x'][0]}, {options.dtype}, "
+            f"{stage.recurrent[0].activation} -> {head.activation if head else 'identity'}, "
+            f"outputs {head.steps if head else 'last'}"
+        )
+    else:
+        model = f"{describe(network)}; batch {report.shapes['x'][0]}, {options.dtype}"
+    header = Text(f"Forward pass: {model}, seed {options.seed}", style="italic")
     notes: list[Any] = []
     if report.checks:
         table = Table(
@@ -65,6 +71,29 @@ def forward_table(report: ForwardReport, *, color: bool = False, width: int | No
         )
     notes.append(_verdict(report))
     return draw(table, notes, color=color, width=width, header=header)
+
+
+def describe(network: Network) -> str:
+    """A network in one line: each stage's T and I, then its layers, by kind and size."""
+    from ..model.network import Dense, Embedding
+
+    stages = []
+    for s, stage in enumerate(network.stages):
+        parts = [f"T={stage.timesteps}"]
+        if stage.input_size is not None:
+            parts.append(f"I={stage.input_size}")
+        for layer in stage.layers:
+            if isinstance(layer, Embedding):
+                parts.append(f"embedding {layer.vocab_size}x{layer.dim}")
+            elif isinstance(layer, Dense):
+                notes = [layer.activation, layer.steps] + (["tied"] if layer.tie else [])
+                parts.append(f"dense {layer.units} ({', '.join(notes)})")
+            else:
+                text = f"{'bi' if layer.bidirectional else ''}{layer.cell} {layer.hidden_size}"
+                parts.append(text + (f" x{layer.stack}" if layer.stack > 1 else ""))
+        label = ("encoder: ", "decoder: ")[s] if network.encoder_decoder else ""
+        stages.append(label + ", ".join(parts))
+    return f"{network.convention}, " + "; ".join(stages)
 
 
 def _verdict(report: ForwardReport) -> Any:
