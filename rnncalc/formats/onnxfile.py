@@ -151,9 +151,10 @@ def _survey(path: str, model: ModelProto) -> OnnxModel:
     notes = []
     if any(a.type in (a.GRAPH, a.GRAPHS) for n in graph.node for a in n.attribute):
         notes.append("the graph has subgraphs (If, Loop, Scan): their tensors are not listed")
-    metadata = {p.key: p.value for p in model.metadata_props}
+    metadata = {_text(p.key): _text(p.value) for p in model.metadata_props}
     if model.producer_name:
-        metadata["producer"] = f"{model.producer_name} {model.producer_version}".strip()
+        producer = f"{_text(model.producer_name)} {_text(model.producer_version)}"
+        metadata["producer"] = producer.strip()
     opsets = [o.version for o in model.opset_import if o.domain in ("", "ai.onnx")]
     if opsets:
         metadata["opset"] = str(opsets[0])
@@ -167,8 +168,9 @@ def _stored(path: str, t: TensorProto, folder: str) -> Stored:
     """
     from onnx import TensorProto
 
-    where = f"{path}: initializer {_brief(t.name)!r}"
-    if not t.name:
+    name = _text(t.name)
+    where = f"{path}: initializer {_brief(name)!r}"
+    if not name:
         raise FormatError(f"{path}: an initializer has no name")
     try:
         kind = TensorProto.DataType.Name(t.data_type)
@@ -180,7 +182,7 @@ def _stored(path: str, t: TensorProto, folder: str) -> Stored:
     dims = tuple(t.dims)
     if len(dims) > MAX_DIMS or any(d < 0 or d >= 1 << 62 for d in dims):
         raise FormatError(f"{where}: the dims {_brief(str(dims))} are no shape")
-    stored = Stored(t.name, dtype, dims)
+    stored = Stored(name, dtype, dims)
     if t.data_location == TensorProto.EXTERNAL:
         _check_external(where, t, folder, stored.nbytes)
         return stored
@@ -203,7 +205,7 @@ def _check_external(where: str, t: TensorProto, folder: str, nbytes: int) -> str
     """The external file's path, checked by its size: inside the model's folder, a regular
     file, with the declared bytes at the declared offset.
     """
-    entries = {e.key: e.value for e in t.external_data}
+    entries = {_text(e.key): _text(e.value) for e in t.external_data}
     location = entries.get("location", "")
     parts = location.replace("\\", "/").split("/")
     if not location or os.path.isabs(location) or ".." in parts:
@@ -239,19 +241,26 @@ def _node(n: NodeProto) -> OnnxNode:
     """A NodeProto's operator, wiring and plain attributes (tensors and graphs left out)."""
     attributes: dict[str, Attribute] = {}
     for a in n.attribute:
+        key = _text(a.name)
         if a.type == a.INT:
-            attributes[a.name] = a.i
+            attributes[key] = a.i
         elif a.type == a.FLOAT:
-            attributes[a.name] = a.f
+            attributes[key] = a.f
         elif a.type == a.STRING:
-            attributes[a.name] = a.s.decode("utf-8", "replace")
+            attributes[key] = _text(a.s)
         elif a.type == a.INTS:
-            attributes[a.name] = tuple(a.ints)
+            attributes[key] = tuple(a.ints)
         elif a.type == a.FLOATS:
-            attributes[a.name] = tuple(a.floats)
+            attributes[key] = tuple(a.floats)
         elif a.type == a.STRINGS:
-            attributes[a.name] = tuple(s.decode("utf-8", "replace") for s in a.strings)
-    return OnnxNode(n.op_type, n.name, tuple(n.input), tuple(n.output), attributes)
+            attributes[key] = tuple(_text(s) for s in a.strings)
+    inputs, outputs = tuple(map(_text, n.input)), tuple(map(_text, n.output))
+    return OnnxNode(_text(n.op_type), _text(n.name), inputs, outputs, attributes)
+
+
+def _text(value: object) -> str:
+    """A string field: protobuf hands over bytes where a damaged file's are not UTF-8."""
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
 
 def read_onnx_array(path: str, name: str, max_bytes: int) -> npt.NDArray[Any]:
@@ -264,7 +273,7 @@ def read_onnx_array(path: str, name: str, max_bytes: int) -> npt.NDArray[Any]:
 
     limit = min(max_bytes // 2, MAX_BYTES)
     model, size = _load(path, limit, "half the memory limit (--max-memory): a parse holds it twice")
-    found = [t for t in model.graph.initializer if t.name == name]
+    found = [t for t in model.graph.initializer if _text(t.name) == name]
     if not found:
         raise FormatError(f"{path}: holds no initializer {_brief(name)!r}")
     t = found[0]
@@ -283,7 +292,7 @@ def read_onnx_array(path: str, name: str, max_bytes: int) -> npt.NDArray[Any]:
         )
     if t.data_location == TensorProto.EXTERNAL:
         target = _check_external(f"{path}: initializer {_brief(name)!r}", t, folder, stored.nbytes)
-        offset = int({e.key: e.value for e in t.external_data}.get("offset", "0"))
+        offset = int({_text(e.key): _text(e.value) for e in t.external_data}.get("offset", "0"))
         with open_regular(target, FormatError) as stream:
             stream.seek(offset)
             data = stream.read(stored.nbytes)
