@@ -126,6 +126,15 @@ def recover_onnx(model: OnnxModel, timesteps: int, steps: str | None = None) -> 
     when one is not a layer rnncalc models (peepholes, clipping, other activations, a
     reverse-only direction, ONNX's default GRU) or when its W does not fit its attributes.
     """
+    try:
+        return _recover(model, timesteps, steps)
+    except RecoveryError:
+        raise
+    except SpecError as error:  # sizes no layer takes (a damaged file's zero width)
+        raise RecoveryError(f"the layers do not form a network: {error}") from None
+
+
+def _recover(model: OnnxModel, timesteps: int, steps: str | None) -> OnnxRecovered:
     graph = _Graph(model)
     chain = _chain(graph)
     notes: list[str] = []
@@ -161,11 +170,8 @@ def recover_onnx(model: OnnxModel, timesteps: int, steps: str | None = None) -> 
     for dense in denses:
         layers.append(dense.layer.replace(steps=chosen))
         sources.append([{"weight": dense.weight, "bias": dense.bias}])
-    try:
-        stage = Stage(timesteps, None if embedding else features, tuple(layers))
-        network = Network((stage,), "pytorch")
-    except SpecError as error:
-        raise RecoveryError(f"the layers do not form a network: {error}") from None
+    stage = Stage(timesteps, None if embedding else features, tuple(layers))
+    network = Network((stage,), "pytorch")
     names = _names(network, sources)
     used = set(names.values())
     other = tuple(Tensor(t.name, t.shape) for t in model.listing.tensors if t.name not in used)
@@ -349,11 +355,11 @@ def _dense(
             f"{where} reads {reads} features, the layer before hands on {width}: listed as other"
         )
         return None
-    output, bias = node.outputs[0], graph.stored(node, 2) if node.op == "Gemm" else ""
+    output, bias = _output(node), graph.stored(node, 2) if node.op == "Gemm" else ""
     if node.op == "MatMul":
         adds = [(m, k) for m, k in graph.readers.get(output, []) if m.op == "Add"]
         if len(adds) == 1 and graph.stored(adds[0][0], 1 - adds[0][1]):
-            bias, output = graph.stored(adds[0][0], 1 - adds[0][1]), adds[0][0].outputs[0]
+            bias, output = graph.stored(adds[0][0], 1 - adds[0][1]), _output(adds[0][0])
     if bias and graph.shapes[bias] != (units,):
         notes.append(f"{where} adds a bias of shape {graph.shapes[bias]}, not ({units},)")
         return None
@@ -361,7 +367,7 @@ def _dense(
     activation = "identity"
     if len(readers) == 1 and readers[0][0].op in _DENSE_ACTIVATIONS:
         activation = _DENSE_ACTIVATIONS[readers[0][0].op]
-        output = readers[0][0].outputs[0]
+        output = _output(readers[0][0])
     layer = Dense(units, activation, tie=weight == embedding, bias=bool(bias))
     return _Dense(layer, weight, bias, transposed, output)
 
@@ -421,6 +427,11 @@ def proof_onnx(recovered: Recovered, shapes_in_file: dict[str, tuple[int, ...]])
         name = " + ".join(w.name for w in weights)
         rows.append(Row(name, file_name, predicted, shapes_in_file.get(file_name)))
     return tuple(rows)
+
+
+def _output(node: OnnxNode) -> str:
+    """The node's first output, or ``""`` (no reader reads that)."""
+    return node.outputs[0] if node.outputs else ""
 
 
 def _named(node: OnnxNode) -> str:
