@@ -1,0 +1,144 @@
+"""Write small ONNX files with ``torch.onnx.export``, for tests/test_onnx_files.py.
+
+Run in the framework venv (torch==2.13.0, onnx, onnxscript; see README "Development"):
+
+    /tmp/ref/bin/python tests/reference/make_onnx_checkpoints.py
+
+Every model is exported with the TorchScript exporter (``dynamo=False``), which writes most
+users' files.  Writes tests/reference/checkpoints/onnx_*.onnx (each a few kilobytes) and
+onnx_checkpoints.json: for each file, PyTorch's parameter count (the sum of ``p.numel()``),
+the network rnncalc should recover (as a model file's table) and the initializers (name,
+ONNX data type, dims) as onnx reads them.  An LSTM with ``proj_size`` is not written: the
+TorchScript exporter refuses it ("LSTMs with projections"), and the default (dynamo) exporter
+writes an LSTM of hidden_size = proj_size without the projection, another model.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+from typing import Any
+
+import onnx
+import torch
+
+OUT = Path(__file__).with_name("checkpoints")
+T = 5
+
+
+class LanguageModel(torch.nn.Module):  # type: ignore[misc]
+    """An embedding, a 2-layer LSTM and a linear layer on every step."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.embedding = torch.nn.Embedding(11, 4)
+        self.lstm = torch.nn.LSTM(4, 5, num_layers=2)
+        self.linear = torch.nn.Linear(5, 11)
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        return self.linear(self.lstm(self.embedding(tokens))[0])
+
+
+class BiGRU(torch.nn.Module):  # type: ignore[misc]
+    """A bidirectional GRU and a linear layer on the last step."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gru = torch.nn.GRU(3, 4, bidirectional=True)
+        self.linear = torch.nn.Linear(8, 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.linear(self.gru(x)[0][-1])
+
+
+class ReluRNN(torch.nn.Module):  # type: ignore[misc]
+    """A vanilla RNN with relu and no biases, its sequence out."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rnn = torch.nn.RNN(3, 4, nonlinearity="relu", bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.rnn(x)[0]
+
+
+class ConvLSTM(torch.nn.Module):  # type: ignore[misc]
+    """A Conv1d over the features before an LSTM, and a head on its final state: the
+    convolution is no recurrent layer.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = torch.nn.Conv1d(3, 4, kernel_size=3, padding=1)
+        self.lstm = torch.nn.LSTM(4, 5)
+        self.linear = torch.nn.Linear(5, 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # x: (batch, channels, T)
+        features = self.conv(x).permute(2, 0, 1)
+        _, (h, _) = self.lstm(features)
+        return self.linear(h[-1])
+
+
+def models() -> dict[str, tuple[torch.nn.Module, torch.Tensor, dict[str, Any]]]:
+    """Each file's model, an example input and the network rnncalc should recover."""
+    torch.manual_seed(0)
+    return {
+        "onnx_lm.onnx": (
+            LanguageModel(),
+            torch.zeros(T, 1, dtype=torch.long),
+            {"layers": [
+                {"kind": "embedding", "vocab_size": 11, "dim": 4},
+                {"kind": "lstm", "hidden_size": 5, "stack": 2},
+                {"kind": "dense", "units": 11, "steps": "all"},
+            ]},
+        ),
+        "onnx_gru_bi.onnx": (
+            BiGRU(),
+            torch.zeros(T, 1, 3),
+            {"input_size": 3, "layers": [
+                {"kind": "gru", "hidden_size": 4, "bidirectional": True},
+                {"kind": "dense", "units": 2},
+            ]},
+        ),
+        "onnx_rnn_relu.onnx": (
+            ReluRNN(),
+            torch.zeros(T, 1, 3),
+            {"input_size": 3, "layers": [
+                {"kind": "rnn", "hidden_size": 4, "bias": False, "activation": "relu"},
+            ]},
+        ),
+        "onnx_conv_lstm.onnx": (
+            ConvLSTM(),
+            torch.zeros(1, 3, T),
+            {"input_size": 4, "layers": [
+                {"kind": "lstm", "hidden_size": 5},
+                {"kind": "dense", "units": 2},
+            ]},
+        ),
+    }  # fmt: skip
+
+
+def main() -> None:
+    OUT.mkdir(exist_ok=True)
+    listed: dict[str, Any] = {}
+    for name, (model, example, network) in models().items():
+        model.eval()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the exporter warns about batch sizes
+            torch.onnx.export(model, (example,), str(OUT / name), dynamo=False)
+        graph = onnx.load(str(OUT / name)).graph
+        listed[name] = {
+            "pytorch_parameters": sum(p.numel() for p in model.parameters()),
+            "network": {"convention": "pytorch", "timesteps": T, **network},
+            "initializers": [
+                [t.name, onnx.TensorProto.DataType.Name(t.data_type), list(t.dims)]
+                for t in graph.initializer
+            ],
+            "exporter": f"torch {torch.__version__} (dynamo=False)",
+        }
+    (OUT / "onnx_checkpoints.json").write_text(json.dumps(listed, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()
