@@ -37,11 +37,13 @@ from typing import TYPE_CHECKING
 from . import shapes
 from .network import Dense, Embedding, Layer, Network, Recurrent, Stage, Steps
 from .recover import Recovered, RecoveryError, Row, Tensor
-from .spec import SpecError
+from .spec import GATES, SpecError
 
 if TYPE_CHECKING:
     from ..formats.onnxfile import OnnxModel, OnnxNode
 
+#: The gate blocks of W, R and B along their gate axis, in ONNX's order.
+ONNX_GATES = {"rnn": "h", "lstm": "iofc", "gru": "zrh"}
 #: Recurrent operators -> cells, and their default activations (one direction).
 _CELLS = {"LSTM": "lstm", "GRU": "gru", "RNN": "rnn"}
 _GATES = {"lstm": 4, "gru": 3, "rnn": 1}
@@ -392,12 +394,13 @@ def _names(network: Network, sources: list[list[dict[str, str]]]) -> dict[str, s
 def _notes(
     network: Network, denses: list[_Dense], steps: str | None, gathered: bool
 ) -> Iterator[str]:
-    cells = {x.cell for x in network.stages[0].recurrent}
-    if cells & {"lstm", "gru"}:
+    cells = sorted({x.cell for x in network.stages[0].recurrent} - {"rnn"})
+    if cells:
+        onnx = "; ".join(f"{cell.upper()} {', '.join(ONNX_GATES[cell])}" for cell in cells)
+        torch = "; ".join(", ".join(GATES[cell]) for cell in cells)
         yield (
-            "the recurrent nodes keep their gate blocks in ONNX's order (LSTM i, o, f, c; GRU "
-            "z, r, h), not PyTorch's (i, f, g, o; r, z, n): the shapes are the same, the "
-            "values are not in the same places"
+            f"the recurrent nodes keep their gate blocks in ONNX's order ({onnx}), not "
+            f"PyTorch's ({torch}): the shapes are the same, the values are not in the same places"
         )
     if denses and steps is None:
         where = "one step (picked by a Gather, or the final state)" if gathered else "every step"
