@@ -5,10 +5,12 @@ Run in the framework venv (torch==2.13.0, onnx, onnxscript; see README "Developm
     /tmp/ref/bin/python tests/reference/make_onnx_checkpoints.py
 
 Every model is exported with the TorchScript exporter (``dynamo=False``), which writes most
-users' files.  Writes tests/reference/checkpoints/onnx_*.onnx (each a few kilobytes) and
-onnx_checkpoints.json: for each file, PyTorch's parameter count (the sum of ``p.numel()``),
-the network rnncalc should recover (as a model file's table) and the initializers (name,
-ONNX data type, dims) as onnx reads them.  An LSTM with ``proj_size`` is not written: the
+users' files (a Linear on a 3-D input becomes a MatMul with a transposed copy of its weight
+and an Add, on a 2-D input a Gemm with transB = 1).  Writes
+tests/reference/checkpoints/onnx_*.onnx (each a few kilobytes) and onnx_checkpoints.json:
+for each file, PyTorch's parameter count (the sum of ``p.numel()``), the network rnncalc
+should recover (as a model file's table) and the initializers (name, ONNX data type, dims)
+as onnx reads them.  An LSTM with ``proj_size`` is not written: the
 TorchScript exporter refuses it ("LSTMs with projections"), and the default (dynamo) exporter
 writes an LSTM of hidden_size = proj_size without the projection, another model.
 """
@@ -80,6 +82,35 @@ class ConvLSTM(torch.nn.Module):  # type: ignore[misc]
         return self.linear(h[-1])
 
 
+class TiedLanguageModel(torch.nn.Module):  # type: ignore[misc]
+    """An embedding, an LSTM and a linear layer on the last step that shares the
+    embedding's weight (the exporter's Gemm reads the embedding's initializer).
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.embedding = torch.nn.Embedding(11, 4)
+        self.lstm = torch.nn.LSTM(4, 4)
+        self.linear = torch.nn.Linear(4, 11)
+        self.linear.weight = self.embedding.weight
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        return self.linear(self.lstm(self.embedding(tokens))[0][-1])
+
+
+class GRUHead(torch.nn.Module):  # type: ignore[misc]
+    """A batch-first GRU and two linear layers with a relu between, on the last step."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gru = torch.nn.GRU(3, 4, batch_first=True)
+        self.hidden = torch.nn.Linear(4, 6)
+        self.out = torch.nn.Linear(6, 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.out(torch.relu(self.hidden(self.gru(x)[0][:, -1])))
+
+
 def models() -> dict[str, tuple[torch.nn.Module, torch.Tensor, dict[str, Any]]]:
     """Each file's model, an example input and the network rnncalc should recover."""
     torch.manual_seed(0)
@@ -113,6 +144,24 @@ def models() -> dict[str, tuple[torch.nn.Module, torch.Tensor, dict[str, Any]]]:
             torch.zeros(1, 3, T),
             {"input_size": 4, "layers": [
                 {"kind": "lstm", "hidden_size": 5},
+                {"kind": "dense", "units": 2},
+            ]},
+        ),
+        "onnx_lm_tied.onnx": (
+            TiedLanguageModel(),
+            torch.zeros(T, 1, dtype=torch.long),
+            {"layers": [
+                {"kind": "embedding", "vocab_size": 11, "dim": 4},
+                {"kind": "lstm", "hidden_size": 4},
+                {"kind": "dense", "units": 11, "tie": True},
+            ]},
+        ),
+        "onnx_gru_head.onnx": (
+            GRUHead(),
+            torch.zeros(1, T, 3),
+            {"input_size": 3, "layers": [
+                {"kind": "gru", "hidden_size": 4},
+                {"kind": "dense", "units": 6, "activation": "relu"},
                 {"kind": "dense", "units": 2},
             ]},
         ),
