@@ -124,6 +124,19 @@ def test_a_hand_made_lstm_is_recovered_with_its_unused_initializer(tmp_path: Pat
     assert all(row.ok for row in _rows(model, recovered).values())
 
 
+def test_a_head_that_does_not_read_the_recurrent_width_is_other(tmp_path: Path) -> None:
+    model = _lstm_model()
+    model.graph.node.append(helper.make_node("Gemm", ["Y", "fc"], ["Z"], "/fc/Gemm", transB=1))
+    model.graph.initializer.append(numpy_helper.from_array(np.zeros((2, 5), np.float32), "fc"))
+    recovered = recover_onnx(survey_onnx(_save(tmp_path, model)), 5)
+    assert [t.name for t in recovered.other] == ["P", "fc"]
+    assert recovered.network.stages[0].dense == ()
+    assert (
+        "the Gemm node '/fc/Gemm' reads 5 features, the layer before hands on 3: listed as other"
+        in recovered.notes
+    )
+
+
 @pytest.mark.parametrize(
     ("model", "message"),
     [
