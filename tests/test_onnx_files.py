@@ -137,6 +137,26 @@ def test_a_head_that_does_not_read_the_recurrent_width_is_other(tmp_path: Path) 
     )
 
 
+def test_graphs_that_chain_no_layers_are_refused(tmp_path: Path) -> None:
+    """An embedding narrower than the LSTM reads, and LSTM nodes that feed each other."""
+    model = _lstm_model()
+    model.graph.node.insert(0, helper.make_node("Gather", ["table", "ids"], ["X"]))
+    model.graph.initializer.append(numpy_helper.from_array(np.zeros((7, 4), np.float32), "table"))
+    with pytest.raises(RecoveryError, match="reads 2 features, but the layer before it hands on 4"):
+        recover_onnx(survey_onnx(_save(tmp_path, model)), 5)
+    model = _lstm_model()
+    model.graph.node[0].input[0] = "X2"
+    model.graph.node.extend([
+        helper.make_node("LSTM", ["Y", "W", "R", "B"], ["Y2"], hidden_size=3),
+        helper.make_node("LSTM", ["Y2", "W", "R", "B"], ["Y3"], hidden_size=3),
+        helper.make_node("Squeeze", ["Y3"], ["X2"]),
+        helper.make_node("LSTM", ["X", "W", "R", "B"], ["Y4"], hidden_size=3),
+        helper.make_node("Squeeze", ["Y4"], ["Y"]),
+    ])  # fmt: skip
+    with pytest.raises(RecoveryError, match="feed each other in a cycle"):
+        recover_onnx(survey_onnx(_save(tmp_path, model)), 5)
+
+
 @pytest.mark.parametrize(
     ("model", "message"),
     [

@@ -150,7 +150,7 @@ def _recover(model: OnnxModel, timesteps: int, steps: str | None) -> OnnxRecover
         sources.append([{"embedding": embedding}])
     found = [(node, *_recurrent(graph, node)) for node in chain]
     features = graph.shapes[found[0][2]["W"]][2]
-    width = features
+    width = graph.shapes[embedding][1] if embedding else features
     for node, layer, files in found:
         read = graph.shapes[files["W"]][2]
         if read != width:
@@ -212,6 +212,8 @@ def _chain(graph: _Graph) -> list[OnnxNode]:
         )
     chain = [starts[0]]
     while id(chain[-1]) in after:
+        if any(after[id(chain[-1])] is node for node in chain):
+            raise RecoveryError("the recurrent nodes feed each other in a cycle")
         chain.append(after[id(chain[-1])])
     return chain
 
