@@ -138,7 +138,9 @@ def test_a_head_that_does_not_read_the_recurrent_width_is_other(tmp_path: Path) 
 
 
 def test_graphs_that_chain_no_layers_are_refused(tmp_path: Path) -> None:
-    """An embedding narrower than the LSTM reads, and LSTM nodes that feed each other."""
+    """An embedding narrower than the LSTM reads; LSTM nodes, and Gemm nodes, that feed
+    each other.
+    """
     model = _lstm_model()
     model.graph.node.insert(0, helper.make_node("Gather", ["table", "ids"], ["X"]))
     model.graph.initializer.append(numpy_helper.from_array(np.zeros((7, 4), np.float32), "table"))
@@ -154,6 +156,14 @@ def test_graphs_that_chain_no_layers_are_refused(tmp_path: Path) -> None:
         helper.make_node("Squeeze", ["Y4"], ["Y"]),
     ])  # fmt: skip
     with pytest.raises(RecoveryError, match="feed each other in a cycle"):
+        recover_onnx(survey_onnx(_save(tmp_path, model)), 5)
+    model = _lstm_model()
+    model.graph.node.extend([
+        helper.make_node("Gemm", ["Y", "fc"], ["Z"], transB=1),
+        helper.make_node("Identity", ["Z"], ["Y"]),
+    ])  # fmt: skip
+    model.graph.initializer.append(numpy_helper.from_array(np.zeros((3, 3), np.float32), "fc"))
+    with pytest.raises(RecoveryError, match="the dense layers feed each other in a cycle"):
         recover_onnx(survey_onnx(_save(tmp_path, model)), 5)
 
 

@@ -322,11 +322,15 @@ def _denses(
     found: list[_Dense] = []
     reached = [*graph.reached(last.outputs[:1]), *graph.reached(last.outputs[1:], True)]
     gathered = False
+    used: set[int] = set()
     while True:
         matrices = [(m, k, one) for m, k, one in reached if m.op in ("Gemm", "MatMul")]
         if len(matrices) != 1 or matrices[0][1] != 0:
             return found, gathered
         node, _, one = matrices[0]
+        if id(node) in used:
+            raise RecoveryError("the dense layers feed each other in a cycle")
+        used.add(id(node))
         dense = _dense(graph, node, width, embedding, notes)
         if dense is None:
             return found, gathered
