@@ -31,12 +31,12 @@ packs them.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from . import shapes
 from .network import Dense, Embedding, Layer, Network, Recurrent, Stage, Steps
-from .recover import Recovered, RecoveryError, Row, Tensor
+from .recover import Recovered, RecoveryError, Row, Tensor, proof, recover_pytorch
 from .spec import GATES, SpecError
 
 if TYPE_CHECKING:
@@ -118,7 +118,7 @@ class _Graph:
                     yield node, k, one
 
 
-def recover_onnx(model: OnnxModel, timesteps: int, steps: str | None = None) -> OnnxRecovered:
+def recover_onnx(model: OnnxModel, timesteps: int, steps: str | None = None) -> Recovered:
     """The network an ONNX graph's recurrent nodes form with the embedding before them and
     the dense layers after them (see the module's docstring).
 
@@ -127,13 +127,52 @@ def recover_onnx(model: OnnxModel, timesteps: int, steps: str | None = None) -> 
     the final state, else ``all``).  Raises RecoveryError when no recurrent node is found,
     when one is not a layer rnncalc models (peepholes, clipping, other activations, a
     reverse-only direction, ONNX's default GRU) or when its W does not fit its attributes.
+
+    A file exported with ``do_constant_folding=False`` computes W, R and B in the graph from
+    initializers that are the PyTorch state_dict, names and all: it is recovered from those
+    names (:func:`.recover.recover_pytorch`), and said so in a note.
     """
     try:
+        unfolded = _unfolded(model)
+        if unfolded is not None:
+            return _from_state_dict(model, unfolded, timesteps, steps)
         return _recover(model, timesteps, steps)
     except RecoveryError:
         raise
     except SpecError as error:  # sizes no layer takes (a damaged file's zero width)
         raise RecoveryError(f"the layers do not form a network: {error}") from None
+
+
+def _unfolded(model: OnnxModel) -> list[Tensor] | None:
+    """The initializers as a state_dict's tensors, when no recurrent node reads its W from
+    an initializer and the initializers are named as PyTorch names a recurrent module's.
+    """
+    graph = _Graph(model)
+    rnns = [n for n in graph.nodes if n.op in _CELLS]
+    names = [t.name.rpartition(".")[2] for t in model.listing.tensors]
+    if not rnns or any(graph.stored(n, 1) for n in rnns) or "weight_ih_l0" not in names:
+        return None
+    return [Tensor(t.name, t.shape) for t in model.listing.tensors]
+
+
+def _from_state_dict(
+    model: OnnxModel, tensors: list[Tensor], timesteps: int, steps: str | None
+) -> Recovered:
+    """The network the state_dict's names form, its dense layers placed as the graph
+    places them.
+    """
+    graph = _Graph(model)
+    notes = [
+        "the recurrent nodes compute their W, R and B from initializers named as a PyTorch "
+        "state_dict (exported with do_constant_folding=False): recovered from those names"
+    ]
+    matrices = _matrices(graph, _chain(graph)[-1])
+    if steps is None and len(matrices) == 1:
+        gathered = matrices[0][2]
+        steps = "last" if gathered else "all"
+        notes.append(_steps_note(gathered))
+    recovered = recover_pytorch(tensors, timesteps, steps)
+    return replace(recovered, notes=(*notes, *recovered.notes))
 
 
 def _recover(model: OnnxModel, timesteps: int, steps: str | None) -> OnnxRecovered:
@@ -320,11 +359,10 @@ def _denses(
     Gather picks it from Y, or it reads the final state Y_h).
     """
     found: list[_Dense] = []
-    reached = [*graph.reached(last.outputs[:1]), *graph.reached(last.outputs[1:], True)]
+    matrices = _matrices(graph, last)
     gathered = False
     used: set[int] = set()
     while True:
-        matrices = [(m, k, one) for m, k, one in reached if m.op in ("Gemm", "MatMul")]
         if len(matrices) != 1 or matrices[0][1] != 0:
             return found, gathered
         node, _, one = matrices[0]
@@ -336,8 +374,17 @@ def _denses(
             return found, gathered
         gathered = gathered or (one and not found)
         found.append(dense)
-        reached = list(graph.reached((dense.output,)))
+        matrices = [x for x in graph.reached((dense.output,)) if x[0].op in ("Gemm", "MatMul")]
         width = dense.layer.units
+
+
+def _matrices(graph: _Graph, last: OnnxNode) -> list[tuple[OnnxNode, int, bool]]:
+    """The Gemm and MatMul nodes the last recurrent node's outputs reach, each with the
+    input it is read at and whether it reads one step (a Gather picks it from Y, or it
+    reads the final state Y_h).
+    """
+    reached = [*graph.reached(last.outputs[:1]), *graph.reached(last.outputs[1:], True)]
+    return [(m, k, one) for m, k, one in reached if m.op in ("Gemm", "MatMul")]
 
 
 def _dense(
@@ -409,18 +456,25 @@ def _notes(
             f"PyTorch's ({torch}): the shapes are the same, the values are not in the same places"
         )
     if denses and steps is None:
-        where = "one step (picked by a Gather, or the final state)" if gathered else "every step"
-        place = "last" if gathered else "all"
-        yield f"the dense layers read {where}: --outputs {place} (override with --outputs)"
+        yield _steps_note(gathered)
+
+
+def _steps_note(gathered: bool) -> str:
+    where = "one step (picked by a Gather, or the final state)" if gathered else "every step"
+    place = "last" if gathered else "all"
+    return f"the dense layers read {where}: --outputs {place} (override with --outputs)"
 
 
 def proof_onnx(recovered: Recovered, shapes_in_file: dict[str, tuple[int, ...]]) -> tuple[Row, ...]:
     """Each initializer the network uses against the shape rnncalc predicts for it: a
     recurrent node's W, R or B stacks its directions' tensors (num_directions, ...), each
     direction's concatenated (B: bias_ih then bias_hh); a dense weight that the file holds
-    as (in, out) is PyTorch's transposed.
+    as (in, out) is PyTorch's transposed.  A network recovered from a state_dict's names
+    (``do_constant_folding=False``) is proved as :func:`.recover.proof` proves one.
     """
-    transposed = recovered.transposed if isinstance(recovered, OnnxRecovered) else frozenset()
+    if not isinstance(recovered, OnnxRecovered):
+        return proof(recovered, shapes_in_file)
+    transposed = recovered.transposed
     groups: dict[str, list[shapes.Weight]] = {}
     for w in shapes.rnn_weights(recovered.network):
         groups.setdefault(recovered.names[w.name], []).append(w)
