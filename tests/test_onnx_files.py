@@ -92,6 +92,20 @@ def test_the_matmul_head_is_stored_transposed() -> None:
     assert recovered.network.stages[0].dense[0].steps == "last"
 
 
+def test_an_unfolded_export_is_recovered_from_its_state_dict_names() -> None:
+    """do_constant_folding=False: the initializers are the state_dict; the graph still says
+    that the head reads every step.
+    """
+    model = survey_onnx(str(CHECKPOINTS / "onnx_lm_unfolded.onnx"))
+    recovered = recover_onnx(model, 5)
+    assert recovered.names["lstm.weight_ih_l1"] == "lstm.weight_ih_l1"
+    assert recovered.notes[:2] == (
+        "the recurrent nodes compute their W, R and B from initializers named as a PyTorch "
+        "state_dict (exported with do_constant_folding=False): recovered from those names",
+        "the dense layers read every step: --outputs all (override with --outputs)",
+    )
+
+
 def _lstm_model(
     hidden: int = 3, w: tuple[int, ...] = (1, 12, 2), **attributes: Any
 ) -> onnx.ModelProto:

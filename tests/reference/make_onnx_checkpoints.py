@@ -168,14 +168,22 @@ def models() -> dict[str, tuple[torch.nn.Module, torch.Tensor, dict[str, Any]]]:
     }  # fmt: skip
 
 
+#: Files exported without constant folding: W, R and B computed in the graph from the
+#: state_dict's own tensors.
+UNFOLDED = {"onnx_lm_unfolded.onnx": "onnx_lm.onnx"}
+
+
 def main() -> None:
     OUT.mkdir(exist_ok=True)
     listed: dict[str, Any] = {}
-    for name, (model, example, network) in models().items():
+    exports = models()
+    exports.update({name: exports[model] for name, model in UNFOLDED.items()})
+    for name, (model, example, network) in exports.items():
         model.eval()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the exporter warns about batch sizes
-            torch.onnx.export(model, (example,), str(OUT / name), dynamo=False)
+            torch.onnx.export(model, (example,), str(OUT / name), dynamo=False,
+                              do_constant_folding=name not in UNFOLDED)  # fmt: skip
         graph = onnx.load(str(OUT / name)).graph
         listed[name] = {
             "pytorch_parameters": sum(p.numel() for p in model.parameters()),
@@ -185,6 +193,7 @@ def main() -> None:
                 for t in graph.initializer
             ],
             "exporter": f"torch {torch.__version__} (dynamo=False)",
+            "constant_folding": name not in UNFOLDED,
         }
     (OUT / "onnx_checkpoints.json").write_text(json.dumps(listed, indent=1) + "\n")
 
