@@ -180,3 +180,17 @@ def test_a_whole_pickled_model_is_refused_by_its_class() -> None:
     result = run(str(CHECKPOINTS / "whole_model.pt"))
     assert result.exit_code == 2
     assert "refuses to load the global 'make_checkpoints.LanguageModel'" in result.output
+
+
+def test_an_onnx_language_model_packs_its_biases() -> None:
+    """torch.onnx.export's LSTM node: W (D, 4H, I), R, and B (D, 8H) holding bias_ih and
+    bias_hh; the gates in ONNX's order; the head a MatMul of the (in, out) weight.
+    """
+    data = json.loads(run(str(CHECKPOINTS / "onnx_lm.onnx"), "-f", "json").output)
+    assert data["format"] == "onnx"
+    assert data["ok"] is True
+    assert data["totals"]["parameters"] == 570  # sum(p.numel()) in PyTorch
+    bias = next(t for t in data["tensors"] if t["shape"] == [1, 40])
+    assert (bias["rnncalc_name"], bias["also"]) == ("lstm.bias_ih_l0", "lstm.bias_hh_l0")
+    assert "packed with lstm.bias_hh_l0" in run(str(CHECKPOINTS / "onnx_lm.onnx")).output
+    assert "[i,o,f,c]" in run(str(CHECKPOINTS / "onnx_lm.onnx")).output

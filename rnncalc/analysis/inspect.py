@@ -8,6 +8,7 @@ network's shape list, the file's own tensors set beside it.  Standard library on
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -116,23 +117,49 @@ class InspectReport:
         }
 
 
+def inspect_file(path: str, timesteps: int = 3, steps: str | None = None) -> InspectReport:
+    """Read the checkpoint at ``path`` and inspect it: an ONNX file by its graph, any other
+    by its tensors' names (FormatError, RecoveryError).
+    """
+    from ..formats.checkpoint import detect, read_listing
+
+    if detect(path) == "onnx":
+        from ..formats.onnxfile import survey_onnx
+        from ..model.recover_onnx import proof_onnx, recover_onnx
+
+        model = survey_onnx(path)
+        return _report(model.listing, recover_onnx(model, timesteps, steps), proof_onnx)
+    return inspect_listing(read_listing(path), timesteps, steps)
+
+
 def inspect_listing(
     listing: Listing, timesteps: int = 3, steps: str | None = None
 ) -> InspectReport:
-    """Recover the network ``listing``'s tensors form and prove it (RecoveryError when they
-    form none).
+    """Recover the network ``listing``'s tensors form by their PyTorch names and prove it
+    (RecoveryError when they form none).
     """
     recovered = recover_pytorch(
         [Tensor(t.name, t.shape, listing.shares.get(t.name, "")) for t in listing.tensors],
         timesteps,
         steps,
     )
+    return _report(listing, recovered, proof)
+
+
+#: ONNX keeps the gate blocks in its own order (the LSTM and GRU operators' W, R and B).
+_ONNX_ORDER = {"ifgo": "iofc", "rzn": "zrh"}
+
+Prove = Callable[[Recovered, dict[str, tuple[int, ...]]], tuple[Row, ...]]
+
+
+def _report(listing: Listing, recovered: Recovered, prove: Prove) -> InspectReport:
+    """Each file tensor's role in ``recovered``, and the proof ``prove`` gives."""
     weights = {w.name: w for w in shapes.rnn_weights(recovered.network)}
     by_file: dict[str, shapes.Weight] = {}
-    also: dict[str, str] = {}
-    for name, file_name in recovered.names.items():  # a tied weight saved once is the embedding
+    also: dict[str, list[str]] = {}
+    for name, file_name in recovered.names.items():  # a tied weight saved once; ONNX packing
         if file_name in by_file:
-            also[file_name] = name
+            also.setdefault(file_name, []).append(name)
         by_file.setdefault(file_name, weights[name])
     entries = []
     for stored in listing.tensors:
@@ -143,6 +170,8 @@ def inspect_listing(
             continue
         role = shapes.ROLE_DESCRIPTIONS[w.role]
         parameters = 0 if copy else stored.count
-        entries.append(Entry(stored, w.name, role, w.gates, parameters, also.get(stored.name, "")))
-    rows = proof(recovered, {t.name: t.shape for t in listing.tensors})
+        together = ", ".join(also.get(stored.name, []))
+        gates = _ONNX_ORDER.get(w.gates, w.gates) if listing.format == "onnx" else w.gates
+        entries.append(Entry(stored, w.name, role, gates, parameters, together))
+    rows = prove(recovered, {t.name: t.shape for t in listing.tensors})
     return InspectReport(listing, recovered, tuple(entries), rows)

@@ -38,21 +38,24 @@ def inspect(ctx: click.Context, /, file: str, timesteps: int, outputs: str | Non
     predicts for that network, tensor by tensor, against the file's.
 
     Reads the file's metadata only (a 2 GB checkpoint answers as fast as a 2 KB one) and
-    runs nothing from it.  Reads safetensors and NumPy .npz files named as PyTorch names
-    parameters (embedding.weight, lstm.weight_ih_l0, linear.bias, ...).  Tensors that form
+    runs nothing from it.  Reads PyTorch torch.save files (a state_dict, or a training
+    checkpoint holding one), safetensors and NumPy .npz files named as PyTorch names
+    parameters (embedding.weight, lstm.weight_ih_l0, linear.bias, ...), and ONNX files (their
+    LSTM, GRU and RNN nodes, a Gather embedding, Gemm and MatMul heads).  Tensors that form
     no layer (a convolution, a norm) are listed as "other" and counted.  Exit 1 if a
     predicted tensor is missing or differs in shape.
 
     \b
     Examples:
+      rnncalc inspect model.pt
       rnncalc inspect model.safetensors
+      rnncalc inspect model.onnx
       rnncalc inspect model.safetensors -q
       rnncalc inspect model.safetensors --format toml > model.toml
       rnncalc params --model model.toml -q    # the same total, less the other tensors
       rnncalc inspect weights.npz -f json | jq .totals
     """
-    from ..analysis.inspect import inspect_listing
-    from ..formats.checkpoint import read_listing
+    from ..analysis.inspect import inspect_file
     from ..formats.tensors import FormatError
     from ..model.modelfile import to_toml
     from ..model.recover import RecoveryError
@@ -60,8 +63,7 @@ def inspect(ctx: click.Context, /, file: str, timesteps: int, outputs: str | Non
 
     quiet_alone(ctx, "fmt")
     try:
-        listing = read_listing(file)
-        report = inspect_listing(listing, timesteps, outputs)
+        report = inspect_file(file, timesteps, outputs)
     except FormatError as error:
         raise click.UsageError(str(error), ctx) from None
     except RecoveryError as error:

@@ -26,7 +26,6 @@ _ZIP_KINDS = (("data.pkl", "pytorch"), ("config.json", "keras"), (".npy", "npz")
 _NOT_YET = {
     "keras": "Keras files are not read yet; save the weights as safetensors or .npz",
     "hdf5": "HDF5 (Keras .h5) files are not read yet; save the weights as safetensors or .npz",
-    "onnx": "ONNX files are not read yet; export the PyTorch state_dict or safetensors instead",
 }
 
 
@@ -85,6 +84,10 @@ def read_listing(path: str) -> Listing:
         from .torchfile import read_torch
 
         return read_torch(path)
+    if kind == "onnx":
+        from .onnxfile import read_onnx
+
+        return read_onnx(path)
     if kind == "legacy-pytorch":
         raise FormatError(
             f"{path}: a legacy (pre-1.6) PyTorch file; re-save it with torch.save(obj, path) "

@@ -42,6 +42,8 @@ def inspect_table(
         role = f"{e.role} [{','.join(e.gates)}]" if len(e.gates) > 1 else e.role
         if e.weight and not e.parameters:
             role += ", a second copy: tied"
+        elif e.also and listing.format == "onnx":
+            role += f"; packed with {e.also}"
         elif e.also:
             role += f"; also {e.also}, tied"
         tensors.add_row(e.stored.name, e.stored.dtype, _shape(e.stored.shape),
@@ -56,7 +58,7 @@ def inspect_table(
         f"{report.other_total:,} in other tensors\n"
         f"On disk: {disk}\nIn memory, all parameters as: {memory}\n"
     )
-    summary.append(describe(report.recovered.network, "Recognised (pytorch names)"), style="bold")
+    summary.append(describe(report.recovered.network, "Recognised"), style="bold")
     proof = Table(
         [
             Column("predicted tensor", breaks="./_"),
