@@ -57,6 +57,9 @@ MAX_EXTRACTED_BYTES = 8 << 30
 #: (and over a MiB) is refused as a decompression bomb; Keras refuses beyond 100 too.
 MAX_RATIO = 100
 _HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+#: What h5py raises for a damaged file: HDF5's errors as OSError, RuntimeError (a damaged
+#: link table), KeyError and ValueError; TypeError for a type NumPy has no equivalent of.
+_HDF5_ERRORS = (OSError, RuntimeError, KeyError, ValueError, TypeError)
 _ZIP_LOCAL_HEADER = 30
 
 
@@ -92,19 +95,15 @@ def read_keras_array(path: str, name: str, max_bytes: int) -> np.ndarray:
     import numpy as np
 
     with _open(path) as (h5, _, _metadata):
-        try:
-            dataset = h5.get(name)
-            if not _is_dataset(dataset):
-                raise FormatError(f"{path}: no dataset {name!r}")
-            stored = _stored(path, name, dataset, -1, _size(h5))
-            if stored.nbytes > max_bytes:
-                raise FormatError(
-                    f"{path}: {name} needs {stored.nbytes:,} bytes, more than the "
-                    f"{max_bytes:,} allowed"
-                )
-            array = np.asarray(dataset[()])
-        except (OSError, ValueError, KeyError, TypeError) as error:
-            raise FormatError(f"{path}: cannot read {name}: {_brief(error)}") from None
+        dataset = h5.get(name)
+        if not _is_dataset(dataset):
+            raise FormatError(f"{path}: no dataset {name!r}")
+        stored = _stored(path, name, dataset, -1, _size(h5))
+        if stored.nbytes > max_bytes:
+            raise FormatError(
+                f"{path}: {name} needs {stored.nbytes:,} bytes, more than the {max_bytes:,} allowed"
+            )
+        array = np.asarray(dataset[()])
     if stored.dtype == "bfloat16":  # NumPy has no bfloat16: the upper half of a float32
         widened = array.view(np.uint16).astype(np.uint32) << 16
         return widened.view(np.float32).reshape(stored.shape)
@@ -135,9 +134,11 @@ def _open(path: str) -> Iterator[tuple[h5py.File, int, dict[str, str]]]:
             raise FormatError(f"{path}: not a Keras file (neither a .keras archive nor HDF5)")
         try:
             h5 = stack.enter_context(h5py.File(source, "r"))
-        except (OSError, ValueError, KeyError) as error:
+            yield h5, base, metadata
+        except FormatError:
+            raise
+        except _HDF5_ERRORS as error:
             raise FormatError(f"{path}: a damaged HDF5 file: {_brief(error)}") from None
-        yield h5, base, metadata
 
 
 def _zip(path: str, stream: io.BufferedReader) -> zipfile.ZipFile:
@@ -279,14 +280,13 @@ def _walk(path: str, h5: h5py.File, base: int) -> list[Stored]:
     size = _size(h5)
     found: list[Stored] = []
 
-    def visit(name: str, item: Any) -> None:
+    def visit(name: str | bytes, item: Any) -> None:
+        if isinstance(name, bytes):  # h5py's way of giving a name that is not UTF-8
+            raise FormatError(f"{path}: an HDF5 name that is not UTF-8: {_brief(name)}")
         if _is_dataset(item):
             found.append(_stored(path, name, item, base, size))
 
-    try:
-        h5.visititems(visit)
-    except (OSError, ValueError, KeyError, TypeError, RuntimeError) as error:
-        raise FormatError(f"{path}: a damaged HDF5 file: {_brief(error)}") from None
+    h5.visititems(visit)
     return found
 
 
