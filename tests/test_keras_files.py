@@ -66,6 +66,13 @@ def test_the_config_tells_what_shapes_cannot() -> None:
     assert "activations are not in it" in " ".join(guessed.notes)
 
 
+def test_the_steps_the_input_declares_are_noted() -> None:
+    path = str(CHECKPOINTS / "keras_gru.keras")
+    listing = read_keras(path)
+    assert "declares" not in " ".join(recover_keras(listing, path, 6).notes)
+    assert "declares 6 steps (-T 6" in " ".join(recover_keras(listing, path, 3).notes)
+
+
 def test_optimizer_state_and_custom_layers_are_other() -> None:
     rnn = recover_keras(read_keras(str(RNN)), str(RNN), 4)
     assert {t.name.partition("/")[0] for t in rnn.other} == {"optimizer"}

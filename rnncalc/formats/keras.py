@@ -310,7 +310,7 @@ def _stored(path: str, name: str, dataset: Any, base: int, size: int) -> Stored:
     if dtype.kind not in "biufc" or dtype.fields is not None:
         raise FormatError(f"{where} holds {dtype}, which is no weight")
     ours = dtype.name
-    if dataset.attrs.get("dtype") == "bfloat16" and dtype.itemsize == 2:
+    if dtype.itemsize == 2 and "dtype" in dataset.attrs and dataset.attrs["dtype"] == "bfloat16":
         ours = "bfloat16"  # how Keras saves bfloat16 variables (saving_lib.H5IOStore)
     if ours not in DTYPE_BITS:
         raise FormatError(f"{where} holds {dtype}, which is no weight")

@@ -107,10 +107,29 @@ def recover_keras(
         )
     except SpecError as error:
         raise RecoveryError(f"the layers do not form a network: {error}") from None
+    declared = _declared_steps(config)
+    if declared and declared != timesteps:
+        notes.append(f"the model's input declares {declared} steps (-T {declared} to use them)")
     names = _names(network, stages)
     used = set(names.values())
     other = tuple(Tensor(t.name, t.shape) for t in listing.tensors if t.name not in used)
     return Recovered(network, names, other, tuple(notes))
+
+
+def _declared_steps(config: dict[str, Any] | None) -> int:
+    """T where the config's first input layer fixes it (``batch_shape`` [None, T, ...]),
+    else 0.
+    """
+    inner = config.get("config") if config else None
+    layers = inner.get("layers") if isinstance(inner, dict) else None
+    for entry in layers if isinstance(layers, list) else []:
+        settings = entry.get("config") if isinstance(entry, dict) else None
+        if isinstance(settings, dict):
+            shape = settings.get("batch_shape") or settings.get("batch_input_shape")
+            if isinstance(shape, list) and len(shape) > 1:
+                steps = shape[1]
+                return steps if isinstance(steps, int) and not isinstance(steps, bool) else 0
+    return 0
 
 
 def _parts(listing: Listing) -> dict[str, _Part]:
