@@ -115,7 +115,7 @@ def test_npz_files_named_as_pytorch_names_them(tmp_path: Path) -> None:
     [
         (b"", "not a checkpoint rnncalc reads"),
         (b"\x80\x02}q\x00.", "a legacy (pre-1.6) PyTorch file"),
-        (b"\x89HDF\r\n\x1a\n" + b"\0" * 8, "HDF5 (Keras .h5) files are not read yet"),
+        (b"\x89HDF\r\n\x1a\n" + b"\0" * 8, "a damaged HDF5 file"),
         (b"PK\x05\x06" + b"\0" * 18, "a zip archive that is no checkpoint"),
     ],
 )
@@ -194,3 +194,20 @@ def test_an_onnx_language_model_packs_its_biases() -> None:
     assert (bias["rnncalc_name"], bias["also"]) == ("lstm.bias_ih_l0", "lstm.bias_hh_l0")
     assert "packed with lstm.bias_hh_l0" in run(str(CHECKPOINTS / "onnx_lm.onnx")).output
     assert "[i,o,f,c]" in run(str(CHECKPOINTS / "onnx_lm.onnx")).output
+
+
+def test_a_file_that_crashes_the_hdf5_library_is_one_line() -> None:
+    """A Keras 2 .h5 damaged by fuzzing (tests/reference/checkpoints/keras_crash.h5) makes
+    libhdf5 segfault: read in a child process, it is an error message, exit 2.
+    """
+    result = run(str(CHECKPOINTS / "keras_crash.h5"))
+    assert result.exit_code == 2
+    assert "a damaged file: the HDF5 library crashed reading it" in result.output
+
+
+def test_a_keras_model_is_read_from_its_config() -> None:
+    data = json.loads(run(str(CHECKPOINTS / "keras_lm.keras"), "-f", "json").output)
+    assert (data["format"], data["convention"], data["ok"]) == ("keras", "keras", True)
+    assert data["totals"]["parameters"] == 1312  # model.count_params()
+    kinds = [layer["kind"] for layer in data["model"]["layers"]]
+    assert kinds == ["embedding", "lstm", "lstm", "dense"]

@@ -25,6 +25,7 @@ FILES = dict(re.findall(r"```toml\n# file: (\S+)\n(.*?)```", README, flags=re.DO
 #: tests/reference/checkpoints/ (tests/reference/make_checkpoints.py).
 CHECKPOINTS = {
     "lm.pt": "lm_tied.pt",
+    "model.keras": "keras_lm.keras",
     "conv_gru.safetensors": "conv_gru_bf16.safetensors",
 }
 

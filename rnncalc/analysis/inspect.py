@@ -135,14 +135,19 @@ def inspect_file(path: str, timesteps: int = 3, steps: str | None = None) -> Ins
 def inspect_listing(
     listing: Listing, timesteps: int = 3, steps: str | None = None
 ) -> InspectReport:
-    """Recover the network ``listing``'s tensors form by their PyTorch names and prove it
-    (RecoveryError when they form none).
+    """Recover the network ``listing``'s tensors form (by a Keras file's config or
+    groups, else by PyTorch names) and prove it (RecoveryError when they form none).
     """
-    recovered = recover_pytorch(
-        [Tensor(t.name, t.shape, listing.shares.get(t.name, "")) for t in listing.tensors],
-        timesteps,
-        steps,
-    )
+    if listing.format in ("keras", "keras-h5"):
+        from ..model.recover_keras import recover_keras
+
+        recovered = recover_keras(listing, listing.path, timesteps, steps)
+    else:
+        recovered = recover_pytorch(
+            [Tensor(t.name, t.shape, listing.shares.get(t.name, "")) for t in listing.tensors],
+            timesteps,
+            steps,
+        )
     return _report(listing, recovered, proof)
 
 

@@ -24,8 +24,8 @@ from .streams import emit
 @click.option(
     "--outputs",
     type=click.Choice(STEPS, case_sensitive=False),
-    help="Where the dense layers run: last or all.  [default: every step for a decoder or a "
-    "tied language model, else the last step]",
+    help="Where the dense layers run: last or all (a .keras config says it itself).  "
+    "[default: every step for a decoder or a tied language model, else the last step]",
 )
 @color_option
 @format_option("table", "json", "toml")
@@ -40,15 +40,18 @@ def inspect(ctx: click.Context, /, file: str, timesteps: int, outputs: str | Non
     Reads the file's metadata only (a 2 GB checkpoint answers as fast as a 2 KB one) and
     runs nothing from it.  Reads PyTorch torch.save files (a state_dict, or a training
     checkpoint holding one), safetensors and NumPy .npz files named as PyTorch names
-    parameters (embedding.weight, lstm.weight_ih_l0, linear.bias, ...), and ONNX files (their
-    LSTM, GRU and RNN nodes, a Gather embedding, Gemm and MatMul heads).  Tensors that form
-    no layer (a convolution, a norm) are listed as "other" and counted.  Exit 1 if a
+    parameters (embedding.weight, lstm.weight_ih_l0, linear.bias, ...), Keras files (a .keras
+    archive by its config, a .weights.h5 by its layers' shapes, Keras 2 .h5 models), and
+    ONNX files (their LSTM, GRU and RNN nodes, a Gather embedding, Gemm and MatMul heads).
+    Tensors that form no layer (a convolution, a norm) are listed as "other" and counted.
+    Exit 1 if a
     predicted tensor is missing or differs in shape.
 
     \b
     Examples:
       rnncalc inspect model.pt
       rnncalc inspect model.safetensors
+      rnncalc inspect model.keras
       rnncalc inspect model.onnx
       rnncalc inspect model.safetensors -q
       rnncalc inspect model.safetensors --format toml > model.toml

@@ -7,7 +7,6 @@
 * a bare pickle (``\\x80``): PyTorch's legacy (pre-1.6) format;
 * ONNX: a protobuf, which has no signature: told by the ``.onnx`` suffix.
 
-A format rnncalc does not read yet is refused by name, exit 2.
 """
 
 from __future__ import annotations
@@ -21,12 +20,6 @@ from .tensors import DTYPE_BITS, FormatError, Listing, Stored
 
 #: What a zip archive is, by the members it holds.
 _ZIP_KINDS = (("data.pkl", "pytorch"), ("config.json", "keras"), (".npy", "npz"))
-
-#: The formats the issue lists that this version does not read yet, and what to do.
-_NOT_YET = {
-    "keras": "Keras files are not read yet; save the weights as safetensors or .npz",
-    "hdf5": "HDF5 (Keras .h5) files are not read yet; save the weights as safetensors or .npz",
-}
 
 
 def detect(path: str) -> str:
@@ -84,16 +77,19 @@ def read_listing(path: str) -> Listing:
         from .torchfile import read_torch
 
         return read_torch(path)
+    if kind in ("keras", "hdf5"):
+        from .keras import read_keras
+
+        return read_keras(path)
     if kind == "onnx":
         from .onnxfile import read_onnx
 
         return read_onnx(path)
-    if kind == "legacy-pytorch":
-        raise FormatError(
-            f"{path}: a legacy (pre-1.6) PyTorch file; re-save it with torch.save(obj, path) "
-            "from PyTorch 1.6 or later"
-        )
-    raise FormatError(f"{path}: {_NOT_YET[kind]}")
+    assert kind == "legacy-pytorch", kind  # detect() names only these formats
+    raise FormatError(
+        f"{path}: a legacy (pre-1.6) PyTorch file; re-save it with torch.save(obj, path) "
+        "from PyTorch 1.6 or later"
+    )
 
 
 def _npz_listing(path: str) -> Listing:
