@@ -112,11 +112,13 @@ def special_paths(root: Path) -> list[str]:
     (root / "model.toml").write_text(MODEL)
     (root / "cut.toml").write_text(MODEL[:200])
     (root / "huge.toml").write_bytes(b"#" * (2 << 20))
-    for name in ("lm_tied.safetensors", "conv_gru_bf16.safetensors"):
+    for name in ("lm_tied.safetensors", "conv_gru_bf16.safetensors", "lm_tied.pt",
+                 "keras_lm.keras", "onnx_lm.onnx"):  # fmt: skip
         (root / name).write_bytes((CHECKPOINTS / name).read_bytes())
     (root / "cut.safetensors").write_bytes((CHECKPOINTS / "lm_tied.safetensors").read_bytes()[:900])
     names = [
         "model.toml", "cut.toml", "huge.toml", "lm_tied.safetensors", "conv_gru_bf16.safetensors",
+        "lm_tied.pt", "keras_lm.keras", "onnx_lm.onnx",
         "cut.safetensors",
         "w.npz", "x.npy", "random.bin", "truncated.npz", "notes.npz", "text.npy", "nan.npy",
         "inf.npy", "tokens.npy", "pair.npz", "lm.toml", "seq2seq.toml", "existing.npz",
@@ -234,11 +236,14 @@ def test_damaged_model_files_get_a_clear_answer(name: str, tmp_path: Path) -> No
     check()
 
 
-def test_damaged_checkpoints_get_a_clear_answer(tmp_path: Path) -> None:
-    target = tmp_path / "damaged.safetensors"
+@pytest.mark.parametrize(
+    "name", ["conv_gru_bf16.safetensors", "lm_tied.pt", "keras_lm.keras", "onnx_lm.onnx"]
+)
+def test_damaged_checkpoints_get_a_clear_answer(tmp_path: Path, name: str) -> None:
+    target = tmp_path / f"damaged{Path(name).suffix}"
 
-    @FUZZ
-    @given(damaged((CHECKPOINTS / "conv_gru_bf16.safetensors").read_bytes()))
+    @settings(FUZZ, max_examples=max(EXAMPLES // 4, 10))
+    @given(damaged((CHECKPOINTS / name).read_bytes()))
     def check(data: bytes) -> None:
         target.write_bytes(data)
         outcome = invoke("inspect", str(target), "-f", "json")
