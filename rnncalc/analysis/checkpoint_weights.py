@@ -33,6 +33,7 @@ from .inspect import InspectReport, inspect_file
 if TYPE_CHECKING:
     import numpy.typing as npt
 
+    from ..engine.results import DType
     from ..model.network import Network
     from ..model.recover import Recovered, Row
 
@@ -56,7 +57,7 @@ class CheckpointWeights:
         return self.report.listing.path
 
     @property
-    def dtype(self) -> str:
+    def dtype(self) -> DType:
         """float64 when a tensor the network uses is float64, else float32 (16-bit floats
         widen to float32).
         """
