@@ -104,8 +104,8 @@ def test_python_api_matches_the_framework_and_proves_the_shapes(case: str) -> No
 
 def test_16_bit_files_hold_to_float32_s_tolerance() -> None:
     """Widening bfloat16 and float16 to float32 is exact, so rnncalc and torch run the same
-    float32 numbers: float32's tolerance holds.  Torch's own 16-bit pass is 10 to 100 times
-    further from it than that tolerance, which no tolerance on rnncalc could follow.
+    float32 numbers: float32's tolerance holds.  Torch's own 16-bit pass is more than ten
+    times further from it than that tolerance, which no tolerance on rnncalc could follow.
     """
     for case in ("lstm_bfloat16", "lstm_float16"):
         entry = CASES[case]

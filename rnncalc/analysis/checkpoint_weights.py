@@ -78,14 +78,19 @@ class CheckpointWeights:
 
 
 def open_checkpoint(
-    path: str, timesteps: int = 3, steps: str | None = None, model: Network | None = None
+    path: str,
+    timesteps: int = 3,
+    steps: str | None = None,
+    model: Network | None = None,
+    max_bytes: int | None = None,
 ) -> CheckpointWeights:
     """Recover the network the checkpoint at ``path`` holds, from its metadata alone (T
-    ``timesteps``; ``steps`` places its dense layers, see :func:`.inspect.inspect_file`),
-    or match ``model`` to it: the model's tensors, in order, must be the recovered
-    network's, of the file's shapes.  FormatError (or RecoveryError) names what differs.
+    ``timesteps``; ``steps`` places its dense layers; ``max_bytes`` bounds an ONNX file's
+    parse: see :func:`.inspect.inspect_file`), or match ``model`` to it: the model's
+    tensors, in order, must be the recovered network's, of the file's shapes.  FormatError
+    (or RecoveryError) names what differs.
     """
-    report = inspect_file(path, timesteps, steps)
+    report = inspect_file(path, timesteps, steps, max_bytes)
     for row in report.rows:
         if not row.ok:
             raise FormatError(f"{path}: {_difference(row, 'the network')}")

@@ -296,10 +296,11 @@ def _checkpoint(ctx: click.Context, files: _Files, options: dict[str, Any]) -> C
     try:
         with file_errors("--weights"):
             if model is not None:
-                loaded = open_checkpoint(path, model=model)
+                loaded = open_checkpoint(path, model=model, max_bytes=files.max_memory)
             else:
                 steps = options["outputs"] if given(ctx, "outputs") else None
-                loaded = open_checkpoint(path, ctx.params["timesteps"], steps)
+                timesteps = ctx.params["timesteps"]
+                loaded = open_checkpoint(path, timesteps, steps, max_bytes=files.max_memory)
     except RecoveryError as error:
         raise click.BadParameter(f"{path}: {error.message}", param_hint="'--weights'") from None
     if model is None:

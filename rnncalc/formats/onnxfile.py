@@ -99,10 +99,19 @@ def read_onnx(path: str) -> Listing:
     return survey_onnx(path).listing
 
 
-def survey_onnx(path: str) -> OnnxModel:
-    """The file's initializers, checked against the data they hold, and its nodes."""
-    model, _ = _load(path, MAX_BYTES, "an ONNX file can hold in one protobuf")
+def survey_onnx(path: str, max_bytes: int | None = None) -> OnnxModel:
+    """The file's initializers, checked against the data they hold, and its nodes; with
+    ``max_bytes``, a file whose parse would need more is refused before it is read.
+    """
+    if max_bytes is None:
+        model, _ = _load(path, MAX_BYTES, "an ONNX file can hold in one protobuf")
+    else:
+        model, _ = _load(path, min(max_bytes // 2, MAX_BYTES), _HALF)
     return _survey(path, model)
+
+
+#: Why a parse may take half the memory limit.
+_HALF = "half the memory limit (--max-memory): a parse holds it twice"
 
 
 def _load(path: str, limit: int, what: str) -> tuple[ModelProto, int]:
@@ -275,7 +284,7 @@ def read_onnx_arrays(
     from onnx import TensorProto
 
     limit = min(max_bytes // 2, MAX_BYTES)
-    model, size = _load(path, limit, "half the memory limit (--max-memory): a parse holds it twice")
+    model, size = _load(path, limit, _HALF)
     wanted = list(dict.fromkeys(names))
     found = {_text(t.name): t for t in model.graph.initializer}
     missing = [name for name in wanted if name not in found]
