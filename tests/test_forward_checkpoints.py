@@ -69,7 +69,7 @@ def test_cli_matches_the_framework(case: str, tmp_path: Path) -> None:
     result = forward("--weights", CHECKPOINTS / entry["file"], "--inputs",
                      inputs_file(tmp_path, ref), "--save", out)  # fmt: skip
     assert result.exit_code == 0, result.output
-    assert result.stderr == ""
+    assert all(line.startswith("rnncalc: ") for line in result.stderr.splitlines())
     run_ = saved(out)
     assert run_["h"].dtype == np.dtype(entry["dtype"])  # the file's precision
     np.testing.assert_allclose(run_["h"], ref["h"], rtol=0, atol=entry["tolerance"])
@@ -111,6 +111,25 @@ def test_16_bit_files_hold_to_float32_s_tolerance() -> None:
         entry = CASES[case]
         assert entry["tolerance"] == CASES["checkpoint"]["tolerance"] == 2e-5
         assert entry["native_16bit_difference"] > 10 * entry["tolerance"]
+
+
+def test_what_the_file_does_not_say_is_said(tmp_path: Path) -> None:
+    """A state_dict does not place its dense layers, and the run ignores a convolution;
+    an ONNX graph places them.
+    """
+    ref = reference("conv_gru_bf16")
+    path, x = CHECKPOINTS / "conv_gru_bf16.safetensors", inputs_file(tmp_path, ref)
+    result = forward("--weights", path, "--inputs", x)
+    assert result.exit_code == 0, result.output
+    assert result.stderr.splitlines() == [
+        f"rnncalc: {path} does not say where its dense layers run: the last step (set --outputs)",
+        f"rnncalc: ignoring conv.bias, conv.weight, norm.bias, norm.weight in {path}",
+    ]
+    quiet = forward("--weights", path, "--inputs", x, "--outputs", "last")
+    assert quiet.stderr.splitlines()[0].startswith("rnncalc: ignoring")
+    graph = CHECKPOINTS / "onnx_gru_bi.onnx"  # the graph says where its head runs
+    onnx = forward("--weights", graph, "--inputs", inputs_file(tmp_path, reference("onnx_gru_bi")))
+    assert (onnx.exit_code, onnx.stderr) == (0, "")
 
 
 def test_a_tied_weight_is_read_once(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -124,6 +124,13 @@ def forward(
     layer by layer and in both directions), y = f_y(h W_yh + b_y), and times it; or a
     whole network (an embedding of token ids, layers of their own sizes, dense layers, a
     tied output layer, an encoder-decoder teacher-forced on target tokens).
+
+    --weights takes an .npz by the convention's names, or a checkpoint (PyTorch .pt,
+    .safetensors, ONNX): its network is then recovered from the file as `rnncalc inspect`
+    recovers it (size and layer options given must agree with it; -T, --outputs and the
+    activations may be set) and runs in the file's precision (float64, else float32:
+    16-bit floats are widened) unless --dtype says.
+
     With --check it compares the shapes of x, every h_t, each layer's outputs (the seed's:
     the top layer's and y) and the number of parameters the pass read with the
     predictions; reruns the equations step by step and in the concatenated form
@@ -307,8 +314,32 @@ def _checkpoint(ctx: click.Context, files: _Files, options: dict[str, Any]) -> C
         _agree(ctx, path, loaded.network)
         network = _activations(ctx, path, loaded)
         loaded = replace(loaded, network=network)
+        _choices(ctx, path, loaded)
+    used = set(loaded.names.values())
+    _ignoring([t.name for t in loaded.report.listing.tensors if t.name not in used], path)
     files.read_checkpoint(loaded)
     return loaded
+
+
+def _choices(ctx: click.Context, path: str, loaded: CheckpointWeights) -> None:
+    """Say on stderr what the run assumes that the file does not say and no option set:
+    where a state_dict's dense layers run, and its vanilla RNN's nonlinearity (an ONNX
+    graph holds both).
+    """
+    if loaded.report.listing.format == "onnx":
+        return
+    network = loaded.network
+    dense = network.output.dense
+    if dense and not given(ctx, "outputs"):
+        place = "every step" if dense[0].steps == "all" else "the last step"
+        note = f"{path} does not say where its dense layers run: {place} (set --outputs)"
+        emit(message(f"rnncalc: {note}") + "\n", err=True)
+    vanilla = any(x.cell == "rnn" for stage in network.stages for x in stage.recurrent)
+    if vanilla and not given(ctx, "hidden_activation"):
+        note = (
+            f"{path} does not hold the vanilla RNN's nonlinearity: tanh (set --hidden-activation)"
+        )
+        emit(message(f"rnncalc: {note}") + "\n", err=True)
 
 
 def _agree(ctx: click.Context, path: str, network: Network) -> None:
@@ -421,11 +452,16 @@ def _matched_weights(archive: NpzArchive, network: Network) -> dict[str, Array]:
     with file_errors("--weights"):
         keys, unknown = match_weights(archive.path, archive.declared, listed)
         arrays = archive.read(dict.fromkeys(keys.values()))
+    _ignoring(unknown, archive.path)
+    return {name: arrays[key] for name, key in keys.items()}
+
+
+def _ignoring(unknown: list[str], path: Path | str) -> None:
+    """Say on stderr which of the file's tensors the run leaves unread."""
     if unknown:
         shown = [name if len(name) <= 40 else name[:37] + "..." for name in unknown[:5]]
         names = ", ".join(shown) + (f" and {len(unknown) - 5:,} more" if unknown[5:] else "")
-        emit(message(f"rnncalc: ignoring {names} in {archive.path}") + "\n", err=True)
-    return {name: arrays[key] for name, key in keys.items()}
+        emit(message(f"rnncalc: ignoring {names} in {path}") + "\n", err=True)
 
 
 def _read_files(ctx: click.Context, files: _Files, options: dict[str, Any]) -> dict[str, int]:
