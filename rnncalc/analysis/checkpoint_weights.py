@@ -65,13 +65,7 @@ class CheckpointWeights:
         wide = any(t.dtype == "float64" for t in self.report.listing.tensors if t.name in used)
         return "float64" if wide else "float32"
 
-    @property
-    def read_bytes(self) -> int:
-        """Memory reading the tensors the network uses takes (each read once)."""
-        used = set(self._file_names())
-        return sum(t.read_bytes for t in self.report.listing.tensors if t.name in used)
-
-    def _file_names(self) -> list[str]:
+    def file_names(self) -> list[str]:
         """The file's tensors the network reads, once each (a tied weight is its table)."""
         listed = shapes.rnn_weights(self.network)
         return list(dict.fromkeys(self.names[w.name] for w in listed if not w.tied))
@@ -152,7 +146,7 @@ def read_weights(checkpoint: CheckpointWeights, max_bytes: int) -> dict[str, npt
     from ..formats.checkpoint import read_arrays
 
     listing = checkpoint.report.listing
-    raw = read_arrays(listing.path, listing.format, checkpoint._file_names(), max_bytes)
+    raw = read_arrays(listing.path, listing.format, checkpoint.file_names(), max_bytes)
     recovered = checkpoint.report.recovered
     arrays = {}
     for w in shapes.rnn_weights(checkpoint.network):
