@@ -28,7 +28,7 @@ outputs, batch first; y, the head as rnncalc runs it: on each direction's final 
   batch runs alone.  onnx_gru_bi's graph reads its head from gru(x)[0][-1], whose backward
   half is that direction's first step, not its final state: its y is the graph's Gemm
   applied by torch to Y_h, each direction's final state, as rnncalc's --outputs last is.
-  Every other graph's own output is y.
+  onnx_rnn_relu's output is its sequence, h (no y); every other graph's output is y.
 """
 
 from __future__ import annotations
