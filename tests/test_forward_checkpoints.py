@@ -377,3 +377,14 @@ def test_the_npz_path_is_unchanged(tmp_path: Path) -> None:
     again = forward("--weights", weights, "--inputs", x, *flags, "--save", tmp_path / "2.npz")
     assert again.exit_code == 0, again.output
     np.testing.assert_array_equal(saved(tmp_path / "2.npz")["y"], saved(out)["y"])
+
+
+def test_pickles_that_would_run_code_run_nothing_through_forward(tmp_path: Path) -> None:
+    from test_torchfile import archive, hostile
+
+    marker = tmp_path / "ran"
+    for case, (pickled, name) in hostile(marker).items():
+        result = forward("--weights", archive(tmp_path / "evil.pt", pickled))
+        assert result.exit_code == 2, case
+        assert f"refuses to load the global {name!r}" in result.stderr, case
+        assert not marker.exists(), case
