@@ -314,10 +314,11 @@ def _checkpoint(ctx: click.Context, files: _Files, options: dict[str, Any]) -> C
         _agree(ctx, path, loaded.network)
         network = _activations(ctx, path, loaded)
         loaded = replace(loaded, network=network)
+    files.read_checkpoint(loaded)
+    if model is None:
         _choices(ctx, path, loaded)
     used = set(loaded.names.values())
     _ignoring([t.name for t in loaded.report.listing.tensors if t.name not in used], path)
-    files.read_checkpoint(loaded)
     return loaded
 
 
