@@ -53,10 +53,6 @@ class CheckpointWeights:
     names: dict[str, str]
 
     @property
-    def path(self) -> str:
-        return self.report.listing.path
-
-    @property
     def dtype(self) -> DType:
         """float64 when a tensor the network uses is float64, else float32 (16-bit floats
         widen to float32).
