@@ -117,9 +117,12 @@ class InspectReport:
         }
 
 
-def inspect_file(path: str, timesteps: int = 3, steps: str | None = None) -> InspectReport:
+def inspect_file(
+    path: str, timesteps: int = 3, steps: str | None = None, max_bytes: int | None = None
+) -> InspectReport:
     """Read the checkpoint at ``path`` and inspect it: an ONNX file by its graph, any other
-    by its tensors' names (FormatError, RecoveryError).
+    by its tensors' names (FormatError, RecoveryError).  ``max_bytes`` bounds the memory
+    an ONNX file's parse may take (it holds the whole file, data and all).
     """
     from ..formats.checkpoint import detect, read_listing
 
@@ -127,7 +130,7 @@ def inspect_file(path: str, timesteps: int = 3, steps: str | None = None) -> Ins
         from ..formats.onnxfile import survey_onnx
         from ..model.recover_onnx import proof_onnx, recover_onnx
 
-        model = survey_onnx(path)
+        model = survey_onnx(path, max_bytes)
         return _report(model.listing, recover_onnx(model, timesteps, steps), proof_onnx)
     return inspect_listing(read_listing(path), timesteps, steps)
 

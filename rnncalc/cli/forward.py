@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import contextlib
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
 from ..model import shapes
-from .model import build_network, network_options
+from ..model.network import Dense, Recurrent
+from .model import LAYER_OPTIONS, build_network, network_options
 from .options import (
     batch_option,
     bytes_callback,
@@ -23,6 +25,7 @@ from .options import (
     given,
     int_option,
     model_spec,
+    option_label,
     quiet_alone,
     quiet_option,
     refuse_if_given,
@@ -30,6 +33,7 @@ from .options import (
 from .streams import emit, message
 
 if TYPE_CHECKING:
+    from ..analysis.checkpoint_weights import CheckpointWeights
     from ..engine.run import Array, ForwardReport, RunResult
     from ..formats.npy import NpzArchive
     from ..formats.save import Reservation
@@ -48,6 +52,12 @@ SIZE_FIELDS = (
 MODEL_FIELDS = ("cell", "layers", "bidirectional", "convention", "bias", "reset_after", "notation")
 #: Options of the run itself, the rest describing the network.
 RUN_FIELDS = ("batch_size", "dtype", "repeat", "seed")
+#: What a checkpoint does not hold (or, for activations, a state_dict): options that set it.
+CHECKPOINT_FREE = ("timesteps", "outputs", "hidden_activation", "head_activation",
+                   "output_activation")  # fmt: skip
+#: Suffixes of the checkpoint formats; another file is taken for an .npz when its format
+#: cannot be told.
+CHECKPOINT_SUFFIXES = (".pt", ".pth", ".bin", ".safetensors", ".onnx")
 
 
 @command
@@ -68,7 +78,8 @@ RUN_FIELDS = ("batch_size", "dtype", "repeat", "seed")
     "--weights",
     "weights_path",
     "An .npz of weights by the convention's names (seed: W_xh, W_hh, b_h, W_yh, b_y); the "
-    "seed's sizes come from it, a whole network's must match it (a tied weight: once).",
+    "seed's sizes come from it, a whole network's must match it (a tied weight: once).  Or a "
+    "checkpoint (.pt, .safetensors, .onnx): the network is recovered from it as inspect does.",
 )
 @file_option(
     "--inputs",
@@ -113,6 +124,13 @@ def forward(
     layer by layer and in both directions), y = f_y(h W_yh + b_y), and times it; or a
     whole network (an embedding of token ids, layers of their own sizes, dense layers, a
     tied output layer, an encoder-decoder teacher-forced on target tokens).
+
+    --weights takes an .npz by the convention's names, or a checkpoint (PyTorch .pt,
+    .safetensors, ONNX): its network is then recovered from the file as `rnncalc inspect`
+    recovers it (size and layer options given must agree with it; -T, --outputs and the
+    activations may be set) and runs in the file's precision (float64, else float32:
+    16-bit floats are widened) unless --dtype says.
+
     With --check it compares the shapes of x, every h_t, each layer's outputs (the seed's:
     the top layer's and y) and the number of parameters the pass read with the
     predictions; reruns the equations step by step and in the concatenated form
@@ -128,6 +146,8 @@ def forward(
       rnncalc forward --check --model seq2seq.toml --inputs tokens.npz
       rnncalc forward -B 64 -T 100 -I 128 -H 256 --repeat 20 -f json | jq .timing
       rnncalc forward --check --weights w.npz --inputs x.npy --save out.npz
+      rnncalc forward --weights model.pt --inputs tokens.npy --save out.npz
+      rnncalc forward --weights model.onnx --inputs x.npy -f json
     """
     from ..formats.save import reserve
 
@@ -170,14 +190,39 @@ class _Files:
         self.stack, self.weights_path, self.inputs_path = stack, weights_path, inputs_path
         self.max_memory = max_memory
         self.archive: NpzArchive | None = None
+        self.weights: dict[str, Array] | None = None
         self.x: Array | None = None
         self.x_decoder: Array | None = None
+
+    def checkpoint(self) -> bool:
+        """Whether the weights file is a checkpoint (.pt, .safetensors, .onnx, as
+        :func:`rnncalc.formats.checkpoint.detect` tells), not an .npz.
+        """
+        from ..formats.checkpoint import detect
+        from ..formats.tensors import FormatError
+
+        if self.weights_path is None:
+            return False
+        try:
+            return detect(str(self.weights_path)) != "npz"
+        except FormatError:
+            if self.weights_path.suffix.lower() not in CHECKPOINT_SUFFIXES:
+                return False  # read as an .npz, and refused as one
+            raise
+
+    def read_checkpoint(self, checkpoint: CheckpointWeights) -> None:
+        """Read the checkpoint's weights, and spend them from the budget."""
+        from ..analysis.checkpoint_weights import read_weights
+
+        with file_errors("--weights"):
+            self.weights = read_weights(checkpoint, self.max_memory)
+        self.max_memory -= sum(a.nbytes for a in self.weights.values())
 
     def open_weights(self) -> None:
         """Open the weights archive, and spend its declared size from the budget."""
         from ..formats.npy import open_npz
 
-        if self.weights_path is None:
+        if self.weights_path is None or self.weights is not None:
             return
         with file_errors("--weights"):
             self.archive = self.stack.enter_context(open_npz(self.weights_path, self.max_memory))
@@ -190,14 +235,23 @@ def _run(
     """Read the files, settle the model, check its memory, and run it."""
     from ..engine import run as fw
 
-    if given(ctx, "hidden_activation") and options["cell"] != "rnn":
+    with file_errors("--weights"):
+        checkpoint = files.checkpoint()
+    if given(ctx, "hidden_activation") and options["cell"] != "rnn" and not checkpoint:
         raise click.BadParameter(
             "applies to the vanilla RNN only (--cell rnn): LSTM and GRU gates have their own",
             ctx,
             param_hint="'--hidden-activation'",
         )
     run_options = {f: options.pop(f) for f in RUN_FIELDS}
-    if _seed_flags(options):
+    if checkpoint:
+        loaded = _checkpoint(ctx, files, options)
+        network = _read_network_files(ctx, files, loaded.network)
+        if files.x is not None:
+            run_options["batch_size"] = int(files.x.shape[0])
+        if not given(ctx, "dtype"):  # the file's precision
+            run_options["dtype"] = loaded.dtype
+    elif _seed_flags(options):
         sizes = _read_files(ctx, files, options)
         run_options["batch_size"] = sizes.pop("batch_size")
         options.update(
@@ -212,9 +266,11 @@ def _run(
         for name in ("outputs", "output_activation"):
             refuse_if_given(ctx, name, "the model has no output layer (O = 0)")
     from_files = files.x is not None and (files.x_decoder is not None or len(network.stages) == 1)
-    if files.archive is not None and from_files and not check:
+    if files.weights_path is not None and from_files and not check:
         refuse_if_given(ctx, "seed", "the weights and inputs come from files")
-    weights = None if files.archive is None else _matched_weights(files.archive, network)
+    weights = files.weights
+    if files.archive is not None:
+        weights = _matched_weights(files.archive, network)
     from .progress import progress_on_terminal
 
     with progress_on_terminal() as progress:
@@ -231,6 +287,150 @@ def _run(
             )
         except fw.PassFailed as failed:
             return failed.report, None
+
+
+def _checkpoint(ctx: click.Context, files: _Files, options: dict[str, Any]) -> CheckpointWeights:
+    """The checkpoint's network, recovered as ``rnncalc inspect`` recovers it (-T and
+    --outputs placing it, the activations given set), or the model file's held to the
+    checkpoint's shapes; its weights read.  A size or layer option given must agree with
+    the file.
+    """
+    from ..analysis.checkpoint_weights import open_checkpoint
+    from ..model.recover import RecoveryError
+
+    path = str(files.weights_path)
+    model = build_network(ctx, options) if options["model_path"] is not None else None
+    try:
+        with file_errors("--weights"):
+            if model is not None:
+                loaded = open_checkpoint(path, model=model, max_bytes=files.max_memory)
+            else:
+                steps = options["outputs"] if given(ctx, "outputs") else None
+                timesteps = ctx.params["timesteps"]
+                loaded = open_checkpoint(path, timesteps, steps, max_bytes=files.max_memory)
+    except RecoveryError as error:
+        raise click.BadParameter(f"{path}: {error.message}", param_hint="'--weights'") from None
+    if model is None:
+        _agree(ctx, path, loaded.network)
+        network = _activations(ctx, path, loaded)
+        loaded = replace(loaded, network=network)
+    files.read_checkpoint(loaded)
+    if model is None:
+        _choices(ctx, path, loaded)
+    used = set(loaded.names.values())
+    _ignoring([t.name for t in loaded.report.listing.tensors if t.name not in used], path)
+    return loaded
+
+
+def _choices(ctx: click.Context, path: str, loaded: CheckpointWeights) -> None:
+    """Say on stderr what the run assumes that the file does not say and no option set:
+    where a state_dict's dense layers run, and its vanilla RNN's nonlinearity (an ONNX
+    graph holds both).
+    """
+    if loaded.report.listing.format == "onnx":
+        return
+    network = loaded.network
+    dense = network.output.dense
+    if dense and not given(ctx, "outputs"):
+        place = "every step" if dense[0].steps == "all" else "the last step"
+        note = f"{path} does not say where its dense layers run: {place} (set --outputs)"
+        emit(message(f"rnncalc: {note}") + "\n", err=True)
+    vanilla = any(x.cell == "rnn" for stage in network.stages for x in stage.recurrent)
+    if vanilla and not given(ctx, "hidden_activation"):
+        note = (
+            f"{path} does not hold the vanilla RNN's nonlinearity: tanh (set --hidden-activation)"
+        )
+        emit(message(f"rnncalc: {note}") + "\n", err=True)
+
+
+def _agree(ctx: click.Context, path: str, network: Network) -> None:
+    """Refuse a size or layer option given that the file contradicts: the file's value is
+    read from the flags that build its network (:func:`rnncalc.cli.flags.network_flags`).
+    """
+    from .flags import network_flags
+
+    names = (*LAYER_OPTIONS, "input_size", "convention", "notation")
+    described = [n for n in names if n not in CHECKPOINT_FREE and given(ctx, n)]
+    if not described:
+        return
+    flags = network_flags(network)
+    if flags is None:
+        raise click.UsageError(
+            f"{option_label(ctx, described[0])} describes the network, which comes from "
+            f"{path}; flags cannot describe its network (write it with rnncalc inspect "
+            "--format toml and use --model): leave the option out.",
+            ctx,
+        )
+    held = ctx.command.make_context(ctx.info_name or "forward", flags, parent=ctx.parent).params
+    for name in described:
+        if ctx.params[name] != held[name]:
+            raise click.UsageError(
+                f"{_shown(ctx, name, ctx.params[name])} disagrees with {path}, which holds "
+                f"{_shown(ctx, name, held[name])}; leave the option out or make them agree.",
+                ctx,
+            )
+
+
+def _shown(ctx: click.Context, name: str, value: object) -> str:
+    """An option's value as it is written: ``-H 8/4``, ``--no-bias``, ``--bidirectional``."""
+    param = next(p for p in ctx.command.params if p.name == name)
+    label = max(param.opts, key=len)
+    if isinstance(value, bool):
+        negative = getattr(param, "secondary_opts", [])
+        return label if value else negative[0] if negative else f"no {label}"
+    if isinstance(value, tuple):
+        value = "/".join(map(str, value))
+    return f"{label} {value}"
+
+
+#: What an activation option needs, when a checkpoint's network lacks it.
+_MISSING = {
+    "hidden_activation": "no vanilla RNN layer",
+    "head_activation": "no dense layer before its output layer",
+    "output_activation": "no output layer",
+}
+
+
+def _activations(ctx: click.Context, path: str, loaded: CheckpointWeights) -> Network:
+    """The recovered network with the activations given: a state_dict holds none (its
+    vanilla RNN's is taken for tanh, its dense layers' for identity), an ONNX graph holds
+    them, and one given must agree with it.
+    """
+    network = loaded.network
+    stage = network.output
+    dense = [k for k, layer in enumerate(stage.layers) if isinstance(layer, Dense)]
+    wanted = {
+        "hidden_activation": [
+            (s, k)
+            for s, each in enumerate(network.stages)
+            for k, layer in enumerate(each.layers)
+            if isinstance(layer, Recurrent) and layer.cell == "rnn"
+        ],
+        "head_activation": [(len(network.stages) - 1, k) for k in dense[:-1]],
+        "output_activation": [(len(network.stages) - 1, k) for k in dense[-1:]],
+    }
+    stages = [list(each.layers) for each in network.stages]
+    for name, places in wanted.items():
+        if not given(ctx, name):
+            continue
+        value = ctx.params[name]
+        if not places:
+            raise click.BadParameter(
+                f"{path} holds {_MISSING[name]}", ctx, param_hint=f"'{option_label(ctx, name)}'"
+            )
+        for s, k in places:
+            layer = stages[s][k]
+            assert isinstance(layer, Recurrent | Dense)
+            if loaded.report.listing.format == "onnx" and layer.activation != value:
+                raise click.UsageError(
+                    f"{option_label(ctx, name)} {value} disagrees with {path}, whose graph "
+                    f"applies {layer.activation}; leave the option out or make them agree.",
+                    ctx,
+                )
+            stages[s][k] = layer.replace(activation=value)
+    return network.replace(
+        stages=tuple(each.replace(layers=tuple(stages[s])) for s, each in enumerate(network.stages))
+    )
 
 
 def _seed_flags(options: dict[str, Any]) -> bool:
@@ -253,11 +453,16 @@ def _matched_weights(archive: NpzArchive, network: Network) -> dict[str, Array]:
     with file_errors("--weights"):
         keys, unknown = match_weights(archive.path, archive.declared, listed)
         arrays = archive.read(dict.fromkeys(keys.values()))
+    _ignoring(unknown, archive.path)
+    return {name: arrays[key] for name, key in keys.items()}
+
+
+def _ignoring(unknown: list[str], path: Path | str) -> None:
+    """Say on stderr which of the file's tensors the run leaves unread."""
     if unknown:
         shown = [name if len(name) <= 40 else name[:37] + "..." for name in unknown[:5]]
         names = ", ".join(shown) + (f" and {len(unknown) - 5:,} more" if unknown[5:] else "")
-        emit(message(f"rnncalc: ignoring {names} in {archive.path}") + "\n", err=True)
-    return {name: arrays[key] for name, key in keys.items()}
+        emit(message(f"rnncalc: ignoring {names} in {path}") + "\n", err=True)
 
 
 def _read_files(ctx: click.Context, files: _Files, options: dict[str, Any]) -> dict[str, int]:

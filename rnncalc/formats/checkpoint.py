@@ -14,9 +14,14 @@ from __future__ import annotations
 import io
 import os
 import zipfile
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 from ..files import cannot, open_regular
 from .tensors import DTYPE_BITS, FormatError, Listing, Stored
+
+if TYPE_CHECKING:
+    import numpy.typing as npt
 
 #: What a zip archive is, by the members it holds.
 _ZIP_KINDS = (("data.pkl", "pytorch"), ("config.json", "keras"), (".npy", "npz"))
@@ -90,6 +95,29 @@ def read_listing(path: str) -> Listing:
         f"{path}: a legacy (pre-1.6) PyTorch file; re-save it with torch.save(obj, path) "
         "from PyTorch 1.6 or later"
     )
+
+
+def read_arrays(
+    path: str, kind: str, names: Iterable[str], max_bytes: int
+) -> dict[str, npt.NDArray[Any]]:
+    """The data of the tensors ``names`` of the checkpoint at ``path`` in format ``kind``
+    (as :func:`detect` tells it), 16-bit floats as float32; each reader checks what it
+    will read and make against ``max_bytes`` first.  A reader of Keras files adds its
+    format here.
+    """
+    if kind == "safetensors":
+        from .safetensors import read_safetensors_arrays
+
+        return read_safetensors_arrays(path, names, max_bytes)
+    if kind == "pytorch":
+        from .torchfile import read_torch_arrays
+
+        return read_torch_arrays(path, names, max_bytes)
+    if kind == "onnx":
+        from .onnxfile import read_onnx_arrays
+
+        return read_onnx_arrays(path, names, max_bytes)
+    raise FormatError(f"{path}: reading tensor data from {kind} files is not supported")
 
 
 def _npz_listing(path: str) -> Listing:

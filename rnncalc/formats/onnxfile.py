@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -98,10 +99,19 @@ def read_onnx(path: str) -> Listing:
     return survey_onnx(path).listing
 
 
-def survey_onnx(path: str) -> OnnxModel:
-    """The file's initializers, checked against the data they hold, and its nodes."""
-    model, _ = _load(path, MAX_BYTES, "an ONNX file can hold in one protobuf")
+def survey_onnx(path: str, max_bytes: int | None = None) -> OnnxModel:
+    """The file's initializers, checked against the data they hold, and its nodes; with
+    ``max_bytes``, a file whose parse would need more is refused before it is read.
+    """
+    if max_bytes is None:
+        model, _ = _load(path, MAX_BYTES, "an ONNX file can hold in one protobuf")
+    else:
+        model, _ = _load(path, min(max_bytes // 2, MAX_BYTES), _HALF)
     return _survey(path, model)
+
+
+#: Why a parse may take half the memory limit.
+_HALF = "half the memory limit (--max-memory): a parse holds it twice"
 
 
 def _load(path: str, limit: int, what: str) -> tuple[ModelProto, int]:
@@ -263,42 +273,74 @@ def _text(value: object) -> str:
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
 
-def read_onnx_array(path: str, name: str, max_bytes: int) -> npt.NDArray[Any]:
-    """One initializer's data as a NumPy array (float16 and bfloat16 as float32).  The file
-    (held twice while parsed) and then the file with the array are checked against
-    ``max_bytes`` before each is read or made; external data is read from its own file.
+def read_onnx_arrays(
+    path: str, names: Iterable[str], max_bytes: int
+) -> dict[str, npt.NDArray[Any]]:
+    """The data of the initializers ``names`` as NumPy arrays (float16 and bfloat16 as
+    float32), from one parse.  The file (held twice while parsed) and then the file with
+    the arrays are checked against ``max_bytes`` before each is read or made; external data
+    is read from its own file.
     """
+    from onnx import TensorProto
+
+    limit = min(max_bytes // 2, MAX_BYTES)
+    model, size = _load(path, limit, _HALF)
+    wanted = list(dict.fromkeys(names))
+    found = {_text(t.name): t for t in model.graph.initializer}
+    missing = [name for name in wanted if name not in found]
+    if missing:
+        raise FormatError(f"{path}: holds no initializer {_brief(missing[0])!r}")
+    folder = os.path.dirname(os.path.abspath(path))
+    need = size
+    for name in wanted:
+        stored = _stored(path, found[name], folder)
+        if stored.dtype not in READABLE:
+            raise FormatError(
+                f"{path}: initializer {_brief(name)!r}: reading {stored.dtype} values is not "
+                "supported (listing is)"
+            )
+        need += stored.nbytes + stored.count * 8
+    if need > max_bytes:
+        what = repr(_brief(wanted[0])) if len(wanted) == 1 else f"{len(wanted)} initializers"
+        raise FormatError(
+            f"{path}: reading {what} needs {format_bytes(need)}, more than the memory "
+            f"limit of {format_bytes(max_bytes)} (--max-memory)"
+        )
+    arrays = {}
+    for name in wanted:
+        t = found[name]
+        if t.data_location == TensorProto.EXTERNAL:
+            t = _external(path, t, folder)
+        arrays[name] = _numpy(t)
+    return arrays
+
+
+def read_onnx_array(path: str, name: str, max_bytes: int) -> npt.NDArray[Any]:
+    """One initializer's data; see :func:`read_onnx_arrays`."""
+    return read_onnx_arrays(path, [name], max_bytes)[name]
+
+
+def _external(path: str, t: TensorProto, folder: str) -> TensorProto:
+    """The tensor with its external data read into ``raw_data``."""
+    from onnx import TensorProto
+
+    where = f"{path}: initializer {_brief(_text(t.name))!r}"
+    nbytes = _stored(path, t, folder).nbytes
+    target = _check_external(where, t, folder, nbytes)
+    offset = int({_text(e.key): _text(e.value) for e in t.external_data}.get("offset", "0"))
+    with open_regular(target, FormatError) as stream:
+        stream.seek(offset)
+        data = stream.read(nbytes)
+    return TensorProto(name=t.name, dims=t.dims, data_type=t.data_type, raw_data=data)
+
+
+def _numpy(t: TensorProto) -> npt.NDArray[Any]:
+    """The tensor's data as ``onnx.numpy_helper`` reads it, 16-bit floats as float32."""
     import numpy as np
     from onnx import TensorProto, numpy_helper
 
-    limit = min(max_bytes // 2, MAX_BYTES)
-    model, size = _load(path, limit, "half the memory limit (--max-memory): a parse holds it twice")
-    found = [t for t in model.graph.initializer if _text(t.name) == name]
-    if not found:
-        raise FormatError(f"{path}: holds no initializer {_brief(name)!r}")
-    t = found[0]
-    folder = os.path.dirname(os.path.abspath(path))
-    stored = _stored(path, t, folder)
-    if stored.dtype not in READABLE:
-        raise FormatError(
-            f"{path}: initializer {_brief(name)!r}: reading {stored.dtype} values is not "
-            "supported (listing is)"
-        )
-    need = size + stored.nbytes + stored.count * 8
-    if need > max_bytes:
-        raise FormatError(
-            f"{path}: reading {_brief(name)!r} needs {format_bytes(need)}, more than the memory "
-            f"limit of {format_bytes(max_bytes)} (--max-memory)"
-        )
-    if t.data_location == TensorProto.EXTERNAL:
-        target = _check_external(f"{path}: initializer {_brief(name)!r}", t, folder, stored.nbytes)
-        offset = int({_text(e.key): _text(e.value) for e in t.external_data}.get("offset", "0"))
-        with open_regular(target, FormatError) as stream:
-            stream.seek(offset)
-            data = stream.read(stored.nbytes)
-        t = TensorProto(name=t.name, dims=t.dims, data_type=t.data_type, raw_data=data)
     array = numpy_helper.to_array(t)
-    if stored.dtype in ("float16", "bfloat16"):
+    if t.data_type in (TensorProto.FLOAT16, TensorProto.BFLOAT16):
         return array.astype(np.float32)
     return np.asarray(array)
 

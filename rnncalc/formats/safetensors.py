@@ -7,16 +7,22 @@ data that follows the header), and an optional ``"__metadata__"`` of strings; th
 data, every byte of it belonging to exactly one tensor.  This reader holds a file to the
 same rules as the reference implementation (which refuses gaps, overlaps, trailing bytes,
 a header over 100 MB and sub-byte tensors that end inside a byte) and checks every size
-against the file's own before anything else is read.  Standard library only.
+against the file's own before anything else is read.  Standard library only, but for
+:func:`read_safetensors_arrays`, which reads tensor data into NumPy arrays.
 """
 
 from __future__ import annotations
 
 import os
-from typing import Any
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
-from ..files import open_regular
-from .tensors import DTYPE_BITS, FormatError, Listing, Stored
+from ..files import cannot, open_regular
+from ..units import format_bytes
+from .tensors import DTYPE_BITS, NUMPY_TYPES, FormatError, Listing, Stored, widened
+
+if TYPE_CHECKING:
+    import numpy.typing as npt
 
 #: The reference implementation's largest header.
 MAX_HEADER_BYTES = 100_000_000
@@ -98,6 +104,49 @@ def read_safetensors(path: str) -> Listing:
         ),
         metadata,
     )
+
+
+def read_safetensors_arrays(
+    path: str, names: Iterable[str], max_bytes: int
+) -> dict[str, npt.NDArray[Any]]:
+    """The data of the tensors ``names`` as NumPy arrays (bfloat16 and float16 as float32),
+    each read from its place in the file; the header is checked as :func:`read_safetensors`
+    checks it, and the bytes read with the arrays made, together, against ``max_bytes``
+    before anything is read.
+    """
+    import numpy as np
+
+    stored = {t.name: t for t in read_safetensors(path).tensors}
+    wanted = list(dict.fromkeys(names))
+    missing = [name for name in wanted if name not in stored]
+    if missing:
+        raise FormatError(f"{path}: holds no tensor {_brief(missing[0])!r}")
+    plans = [stored[name] for name in wanted]
+    for t in plans:
+        if t.dtype not in NUMPY_TYPES:
+            raise FormatError(
+                f"{path}: tensor {_brief(t.name)!r}: reading {t.dtype} values is not supported "
+                "(listing is)"
+            )
+    need = sum(t.read_bytes for t in plans)
+    if need > max_bytes:
+        raise FormatError(
+            f"{path}: reading {len(plans)} tensor(s) needs {format_bytes(need)}, more than the "
+            f"memory limit of {format_bytes(max_bytes)} (--max-memory)"
+        )
+    arrays = {}
+    with open_regular(path, FormatError) as stream:
+        for t in plans:
+            try:
+                stream.seek(t.offset)
+                raw = stream.read(t.nbytes)
+            except OSError as error:
+                raise FormatError(cannot(path, "read", error)) from None
+            if len(raw) != t.nbytes:
+                raise FormatError(f"{path}: tensor {_brief(t.name)!r}: the file ends early")
+            view = np.frombuffer(raw, NUMPY_TYPES[t.dtype]).reshape(t.shape)
+            arrays[t.name] = widened(view, t.dtype)
+    return arrays
 
 
 def _parse(path: str, raw: bytes) -> dict[str, Any]:

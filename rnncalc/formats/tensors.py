@@ -13,8 +13,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from ..files import FileError
+
+if TYPE_CHECKING:
+    import numpy.typing as npt
 
 #: Bits per element of every data type a checkpoint may hold.
 DTYPE_BITS: dict[str, int] = {
@@ -44,6 +48,39 @@ DTYPE_BITS: dict[str, int] = {
 }
 
 
+#: The dtypes whose data the readers return as arrays -> the NumPy type their bytes are
+#: read as, little-endian (bfloat16's as its 16 bits, which :func:`widened` turns to float32).
+NUMPY_TYPES = {
+    "bool": "?",
+    "uint8": "u1",
+    "int8": "i1",
+    "uint16": "<u2",
+    "int16": "<i2",
+    "uint32": "<u4",
+    "int32": "<i4",
+    "uint64": "<u8",
+    "int64": "<i8",
+    "float16": "<f2",
+    "bfloat16": "<u2",
+    "float32": "<f4",
+    "float64": "<f8",
+    "complex64": "<c8",
+    "complex128": "<c16",
+}
+
+
+def widened(view: npt.NDArray[Any], dtype: str) -> npt.NDArray[Any]:
+    """A native-order copy of ``view``, the bytes of a ``dtype`` tensor read as
+    :data:`NUMPY_TYPES` says; float16 and bfloat16 widen to float32 (exactly: bfloat16 is
+    float32's upper 16 bits, and NumPy has no bfloat16).
+    """
+    import numpy as np
+
+    if dtype == "bfloat16":
+        return (view.astype(np.uint32) << 16).view(np.float32)
+    return view.astype(np.float32 if dtype == "float16" else view.dtype.newbyteorder("="))
+
+
 class FormatError(FileError):
     """A checkpoint that cannot be read as what it claims to be; the message starts with
     the path.
@@ -70,6 +107,13 @@ class Stored:
     def nbytes(self) -> int:
         """Bytes of its data: elements times bits, rounded up to whole bytes."""
         return -(-self.count * DTYPE_BITS[self.dtype] // 8)
+
+    @property
+    def read_bytes(self) -> int:
+        """Memory reading its data takes: its bytes, and the array made of them (16-bit
+        floats widened to 4 bytes an element).
+        """
+        return self.nbytes + self.count * max(DTYPE_BITS[self.dtype] // 8, 4)
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..files import cannot, open_regular
 from ..units import format_bytes
-from .tensors import DTYPE_BITS, FormatError, Listing, Stored
+from .tensors import DTYPE_BITS, NUMPY_TYPES, FormatError, Listing, Stored, widened
 
 if TYPE_CHECKING:
     import numpy.typing as npt
@@ -739,27 +739,6 @@ def _placed(
     return placed
 
 
-#: rnncalc's dtypes -> the NumPy type their bytes are read as (little-endian), and what
-#: ``read_torch_arrays`` returns them as (16-bit floats widen to float32).
-_NUMPY = {
-    "bool": ("?", "?"),
-    "uint8": ("u1", "u1"),
-    "int8": ("i1", "i1"),
-    "uint16": ("<u2", "<u2"),
-    "int16": ("<i2", "<i2"),
-    "uint32": ("<u4", "<u4"),
-    "int32": ("<i4", "<i4"),
-    "uint64": ("<u8", "<u8"),
-    "int64": ("<i8", "<i8"),
-    "float16": ("<f2", "<f4"),
-    "bfloat16": ("<u2", "<f4"),
-    "float32": ("<f4", "<f4"),
-    "float64": ("<f8", "<f8"),
-    "complex64": ("<c8", "<c8"),
-    "complex128": ("<c16", "<c16"),
-}
-
-
 def read_torch_arrays(
     path: str, names: Iterable[str], max_bytes: int
 ) -> dict[str, npt.NDArray[Any]]:
@@ -777,7 +756,7 @@ def read_torch_arrays(
         need = 0
         for t in plans:
             where = f"{path}: tensor {_brief(t.stored.name)!r}"
-            if t.stored.dtype not in _NUMPY:
+            if t.stored.dtype not in NUMPY_TYPES:
                 raise FormatError(
                     f"{where}: reading {t.stored.dtype} values is not supported (listing is)"
                 )
@@ -801,8 +780,7 @@ def _array(path: str, archive: zipfile.ZipFile, t: TorchTensor, byteorder: str) 
     """Read the bytes of the view's span, and view, copy and widen them."""
     import numpy as np
 
-    code, out = _NUMPY[t.stored.dtype]
-    dtype = np.dtype(code)
+    dtype = np.dtype(NUMPY_TYPES[t.stored.dtype])
     if byteorder == "big":
         dtype = dtype.newbyteorder(">")
     begin, end = t.span
@@ -814,10 +792,7 @@ def _array(path: str, archive: zipfile.ZipFile, t: TorchTensor, byteorder: str) 
     flat = np.frombuffer(raw, dtype)
     steps = tuple(step * dtype.itemsize for step in t.stride)
     view = np.lib.stride_tricks.as_strided(flat, t.stored.shape, steps, writeable=False)
-    if t.stored.dtype == "bfloat16":
-        array = (view.astype(np.uint32) << 16).view(np.float32)
-    else:
-        array = view.astype(np.dtype(out))  # a copy, in native byte order
+    array = widened(view, t.stored.dtype)
     if t.negative:
         array = -array
     if t.conjugate:
