@@ -40,7 +40,8 @@ references: ## how to regenerate tests/reference/ (runs only with REFERENCE_PYTH
 	@echo "tests/reference/ is made by PyTorch and Keras, which are not test dependencies."
 	@echo "In a separate environment:"
 	@echo "  python3 -m venv /tmp/ref"
-	@echo "  /tmp/ref/bin/pip install torch==2.13.0 keras numpy torchinfo ptflops thop"
+	@echo "  /tmp/ref/bin/pip install torch==2.13.0 keras numpy torchinfo ptflops thop \\"
+	@echo "      safetensors h5py onnx onnxruntime onnxscript"
 	@echo "  make references REFERENCE_PYTHON=/tmp/ref/bin/python"
 	@echo "which runs:"
 	@echo "  KERAS_BACKEND=torch \$$REFERENCE_PYTHON tests/reference/make_forward_reference.py"
@@ -48,6 +49,9 @@ references: ## how to regenerate tests/reference/ (runs only with REFERENCE_PYTH
 	@echo "  KERAS_BACKEND=torch \$$REFERENCE_PYTHON tests/reference/make_network_counts.py"
 	@echo "  KERAS_BACKEND=torch \$$REFERENCE_PYTHON tests/reference/make_network_forward.py"
 	@echo "  \$$REFERENCE_PYTHON tests/reference/make_tool_counts.py"
+	@echo "  \$$REFERENCE_PYTHON tests/reference/make_checkpoints.py (then make_torch_checkpoints.py,"
+	@echo "  make_onnx_checkpoints.py, KERAS_BACKEND=torch make_keras_checkpoints.py, and last"
+	@echo "  make_checkpoint_forward.py, which runs the files the others wrote)"
 	@echo "then: make test, and read git diff -- tests/reference."
 ifneq ($(REFERENCE_PYTHON),)
 	KERAS_BACKEND=torch $(REFERENCE_PYTHON) -c \
@@ -57,6 +61,11 @@ ifneq ($(REFERENCE_PYTHON),)
 	KERAS_BACKEND=torch $(REFERENCE_PYTHON) tests/reference/make_network_counts.py
 	KERAS_BACKEND=torch $(REFERENCE_PYTHON) tests/reference/make_network_forward.py
 	$(REFERENCE_PYTHON) tests/reference/make_tool_counts.py
+	$(REFERENCE_PYTHON) tests/reference/make_checkpoints.py
+	$(REFERENCE_PYTHON) tests/reference/make_torch_checkpoints.py
+	$(REFERENCE_PYTHON) tests/reference/make_onnx_checkpoints.py
+	KERAS_BACKEND=torch $(REFERENCE_PYTHON) tests/reference/make_keras_checkpoints.py
+	$(REFERENCE_PYTHON) tests/reference/make_checkpoint_forward.py
 	git diff --stat -- tests/reference
 else
 	@echo "REFERENCE_PYTHON is not set: nothing was run."

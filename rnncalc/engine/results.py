@@ -168,6 +168,8 @@ def seed_spec(network: Network) -> ModelSpec | None:
     from ..model.network import Dense, Recurrent
 
     stage, *more = network.stages
+    if more or len(stage.layers) > 2 or not isinstance(stage.layers[0], Recurrent):
+        return None  # (a second dense layer could not be placed on the last step below)
     plain = tuple(
         layer.replace(activation="tanh")
         if isinstance(layer, Recurrent)
@@ -176,8 +178,6 @@ def seed_spec(network: Network) -> ModelSpec | None:
         else layer
         for layer in stage.layers
     )
-    if more:
-        return None
     return ModelSpec.from_network(network.replace(stages=(stage.replace(layers=plain),)))
 
 

@@ -102,8 +102,8 @@ def read_arrays(
 ) -> dict[str, npt.NDArray[Any]]:
     """The data of the tensors ``names`` of the checkpoint at ``path`` in format ``kind``
     (as :func:`detect` tells it), 16-bit floats as float32; each reader checks what it
-    will read and make against ``max_bytes`` first.  A reader of Keras files adds its
-    format here.
+    will read and make against ``max_bytes`` first (a Keras file's, tensor by tensor,
+    against what the ones before left of it).
     """
     if kind == "safetensors":
         from .safetensors import read_safetensors_arrays
@@ -117,6 +117,14 @@ def read_arrays(
         from .onnxfile import read_onnx_arrays
 
         return read_onnx_arrays(path, names, max_bytes)
+    if kind in ("keras", "keras-h5", "hdf5"):
+        from .keras import read_keras_array
+
+        arrays, left = {}, max_bytes
+        for name in names:
+            arrays[name] = read_keras_array(path, name, left)
+            left -= arrays[name].nbytes
+        return arrays
     raise FormatError(f"{path}: reading tensor data from {kind} files is not supported")
 
 
