@@ -243,3 +243,22 @@ def _outcome(path: str) -> str:
 
 def test_start_up_of_other_commands_does_not_import_h5py() -> None:
     assert not {m for m in imported_modules("params", "--format", "json") if m.startswith("h5py")}
+
+
+def test_a_gru_without_bias_says_which_reset_it_chose(tmp_path: Path) -> None:
+    """Keras's GRU keeps its bias (2, 3H) when it resets after the recurrent product and
+    (3H,) when before; without bias the shapes cannot tell, and the choice is said.
+    """
+    import h5py
+
+    path = tmp_path / "gru.weights.h5"
+    with h5py.File(path, "w") as h5:
+        h5["layers/gru/cell/vars/0"] = np.zeros((3, 12), np.float32)
+        h5["layers/gru/cell/vars/1"] = np.zeros((4, 12), np.float32)
+    recovered = recover_keras(read_keras(str(path)), str(path), 3)
+    (gru,) = recovered.network.stages[0].recurrent
+    assert (gru.cell, gru.bias, gru.reset_after) == ("gru", False, True)
+    assert any("does not say where it resets" in note for note in recovered.notes)
+    assert all(
+        row.ok for row in proof(recovered, {t.name: t.shape for t in read_keras(str(path)).tensors})
+    )

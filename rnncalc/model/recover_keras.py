@@ -441,6 +441,13 @@ def _from_shapes(parts: dict[str, _Part], steps: str | None, notes: list[str]) -
         "names; activations are not in it (tanh and identity were chosen: write others in "
         "the model file)"
     )
+    for b in built:
+        if isinstance(b.layer, Recurrent) and b.layer.cell == "gru" and not b.layer.bias:
+            notes.append(
+                "a GRU without bias does not say where it resets (reset_after: the shapes "
+                "are the same either way): reset_after = true, Keras's default, was chosen "
+                "(for forward, write reset_after = false in the model file and give --model)"
+            )
     if after and steps is None and not per_step:
         notes.append(
             "a .weights.h5 does not say whether the last recurrent layer returns sequences: "
