@@ -141,3 +141,20 @@ def test_a_weights_file_s_activations_must_be_given(case: str, tmp_path: Path) -
     assert np.abs(saved(out)["y"] - ref["y"]).max() > 0.1
     if "hidden_activation" in entry["activations"]:
         assert "does not hold the vanilla RNN's nonlinearity: tanh" in result.stderr
+
+
+@pytest.mark.parametrize("case", ["rnn", "rnn_h5", "gru", "encoder_decoder"])
+def test_a_keras_config_s_choices_are_not_called_missing(case: str, tmp_path: Path) -> None:
+    """A .keras or Keras 2 .h5 config places the dense layers and names the activations
+    (keras_rnn's relu runs): forward does not say the file leaves them out, as it does for a
+    .weights.h5.
+    """
+    entry, ref = CASES[case], reference(case)
+    result = forward("--weights", CHECKPOINTS / entry["file"], "--inputs",
+                     inputs_file(tmp_path, ref))  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "does not say where its dense layers run" not in result.stderr
+    assert "does not hold the vanilla RNN's nonlinearity" not in result.stderr
+    weights = CHECKPOINTS / "keras_rnn.weights.h5"
+    result = forward("--weights", weights, "--inputs", inputs_file(tmp_path, reference("rnn")))
+    assert f"{weights} does not say where its dense layers run" in result.stderr
