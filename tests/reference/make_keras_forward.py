@@ -91,7 +91,7 @@ def top_recurrent(model: keras.Model) -> keras.layers.Layer:
     return found[-1]
 
 
-def sequence_of(model: keras.Model, x: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+def sequence_of(model: keras.Model, x: Any) -> np.ndarray[Any, Any]:
     """The top recurrent layer's outputs at every step, batch first (see the module's doc)."""
     layer = top_recurrent(model)
     assert isinstance(layer, RECURRENT), layer  # the top layers here are one-directional
