@@ -397,7 +397,7 @@ KERAS = ["keras_lm.keras", "keras_gru.keras", "keras_rnn.keras", "keras_encoder_
 @pytest.mark.parametrize("name", KERAS)
 def test_keras_files_run_and_pass_the_check(name: str) -> None:
     """Keras files run from their own weights (a dense layer at every step between two
-    recurrent layers included); their values against Keras are not yet in the reference data.
+    recurrent layers included); their values against Keras: tests/test_forward_keras.py.
     """
     result = forward("--check", "--weights", CHECKPOINTS / name, "-T", "4", "-B", "2")
     assert result.exit_code == 0, result.output

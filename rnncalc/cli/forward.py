@@ -325,10 +325,16 @@ def _checkpoint(ctx: click.Context, files: _Files, options: dict[str, Any]) -> C
 def _choices(ctx: click.Context, path: str, loaded: CheckpointWeights) -> None:
     """Say on stderr what the run assumes that the file does not say and no option set:
     where a state_dict's dense layers run, and its vanilla RNN's nonlinearity (an ONNX
-    graph holds both).
+    graph holds both, and so does a Keras file's config; a ``.weights.h5`` holds neither).
     """
-    if loaded.report.listing.format == "onnx":
+    listing = loaded.report.listing
+    if listing.format == "onnx":
         return
+    if listing.format.startswith("keras"):
+        from ..formats.keras import read_keras_config
+
+        if read_keras_config(path) is not None:
+            return
     network = loaded.network
     dense = network.output.dense
     if dense and not given(ctx, "outputs"):
