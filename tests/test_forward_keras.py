@@ -158,3 +158,21 @@ def test_a_keras_config_s_choices_are_not_called_missing(case: str, tmp_path: Pa
     weights = CHECKPOINTS / "keras_rnn.weights.h5"
     result = forward("--weights", weights, "--inputs", inputs_file(tmp_path, reference("rnn")))
     assert f"{weights} does not say where its dense layers run" in result.stderr
+
+
+def test_layers_the_run_leaves_out_are_said() -> None:
+    """keras_lambda.keras: a Lambda and a custom layer before its LSTM, which rnncalc does
+    not run: the run says so, and that its values are not Keras's.
+    """
+    from click.testing import CliRunner
+
+    from rnncalc.cli import cli
+
+    path = str(Path(__file__).parent / "reference" / "checkpoints" / "keras_lambda.keras")
+    result = CliRunner().invoke(cli, ["forward", "--weights", path])
+    assert result.exit_code == 0
+    assert (
+        "lambda (Lambda) has no weights and is left out of the network; the run leaves"
+        in result.stderr
+    )
+    assert "scale (Scale) is no layer rnncalc models" in result.stderr

@@ -319,6 +319,10 @@ def _checkpoint(ctx: click.Context, files: _Files, options: dict[str, Any]) -> C
         _choices(ctx, path, loaded)
     used = set(loaded.names.values())
     _ignoring([t.name for t in loaded.report.listing.tensors if t.name not in used], path)
+    for note in loaded.report.recovered.notes:
+        if "left out of the network" in note or "no layer rnncalc models" in note:
+            why = "the run leaves it out, so its values are not the framework's"
+            emit(message(f"rnncalc: {path}: {note}; {why}") + "\n", err=True)
     return loaded
 
 

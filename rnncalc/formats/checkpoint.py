@@ -118,13 +118,9 @@ def read_arrays(
 
         return read_onnx_arrays(path, names, max_bytes)
     if kind in ("keras", "keras-h5", "hdf5"):
-        from .keras import read_keras_array
+        from .keras import read_keras_arrays
 
-        arrays, left = {}, max_bytes
-        for name in names:
-            arrays[name] = read_keras_array(path, name, left)
-            left -= arrays[name].nbytes
-        return arrays
+        return read_keras_arrays(path, names, max_bytes)
     raise FormatError(f"{path}: reading tensor data from {kind} files is not supported")
 
 

@@ -35,7 +35,7 @@ import json
 import os
 import re
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from ..files import cannot, open_regular
@@ -103,6 +103,21 @@ def read_keras_array(path: str, name: str, max_bytes: int) -> np.ndarray:
     ``max_bytes`` and its data found inside the file.
     """
     return isolated(path, "HDF5", _read_keras_array, path, name, max_bytes)
+
+
+def read_keras_arrays(path: str, names: Iterable[str], max_bytes: int) -> dict[str, np.ndarray]:
+    """The datasets ``names`` of a Keras file, each within what the ones before left of
+    ``max_bytes``: one child process for them all.
+    """
+    return isolated(path, "HDF5", _read_keras_arrays, path, list(names), max_bytes)
+
+
+def _read_keras_arrays(path: str, names: list[str], max_bytes: int) -> dict[str, np.ndarray]:
+    arrays, left = {}, max_bytes
+    for name in names:
+        arrays[name] = _read_keras_array(path, name, left)
+        left -= arrays[name].nbytes
+    return arrays
 
 
 def _read_keras_array(path: str, name: str, max_bytes: int) -> np.ndarray:
