@@ -18,7 +18,7 @@ import click
 
 from .. import __version__
 from . import streams
-from .options import CONTEXT
+from .options import CONTEXT, plain_help
 
 #: Exit status after Ctrl-C, as shells report a process ended by SIGINT.
 INTERRUPTED = 130
@@ -41,6 +41,9 @@ class LazyGroup(click.Group):
     def __init__(self, *args: Any, lazy: dict[str, str], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.lazy = lazy
+
+    def get_help_option(self, ctx: click.Context) -> click.Option | None:
+        return plain_help(self, ctx)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return [*super().list_commands(ctx), *self.lazy]
