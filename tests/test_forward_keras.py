@@ -20,7 +20,8 @@ from typing import Any
 
 import numpy as np
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import CliRunner
+from test_forward_checkpoints import forward, inputs_file, saved
 
 from rnncalc.analysis.checkpoint_weights import open_checkpoint, read_weights
 from rnncalc.engine.run import RunOptions, run
@@ -33,28 +34,6 @@ CASES: dict[str, dict[str, Any]] = json.loads((REFERENCE / "keras_forward.json")
 
 def reference(case: str) -> dict[str, np.ndarray]:
     with np.load(REFERENCE / f"keras_forward_{case}.npz", allow_pickle=False) as data:
-        return {key: data[key] for key in data.files}
-
-
-def forward(*args: str | Path) -> Result:
-    from rnncalc.cli import cli
-
-    return CliRunner().invoke(cli, ["forward", *map(str, args)], prog_name="rnncalc")
-
-
-def inputs_file(tmp_path: Path, ref: dict[str, np.ndarray]) -> Path:
-    """x as an .npy, or x and x_decoder as an .npz for an encoder-decoder."""
-    if "x_decoder" in ref:
-        path = tmp_path / "x.npz"
-        np.savez(path, x=ref["x"], x_decoder=ref["x_decoder"])
-        return path
-    path = tmp_path / "x.npy"
-    np.save(path, ref["x"])
-    return path
-
-
-def saved(path: Path) -> dict[str, np.ndarray]:
-    with np.load(path, allow_pickle=False) as data:
         return {key: data[key] for key in data.files}
 
 
@@ -164,7 +143,6 @@ def test_layers_the_run_leaves_out_are_said() -> None:
     """keras_lambda.keras: a Lambda and a custom layer before its LSTM, which rnncalc does
     not run: the run says so, and that its values are not Keras's.
     """
-    from click.testing import CliRunner
 
     from rnncalc.cli import cli
 
