@@ -21,10 +21,9 @@ from typing import Any
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from test_forward_checkpoints import forward, inputs_file, saved
+from test_forward_checkpoints import api_matches, forward, inputs_file, saved
 
-from rnncalc.analysis.checkpoint_weights import open_checkpoint, read_weights
-from rnncalc.engine.run import RunOptions, run
+from rnncalc.analysis.checkpoint_weights import open_checkpoint
 from rnncalc.model.network import Dense, Network, Recurrent
 
 REFERENCE = Path(__file__).parent / "reference"
@@ -89,22 +88,7 @@ def test_cli_matches_keras(case: str, tmp_path: Path) -> None:
 def test_python_api_matches_keras_and_proves_the_shapes(case: str) -> None:
     entry, ref = CASES[case], reference(case)
     loaded = open_checkpoint(str(CHECKPOINTS / entry["file"]), timesteps=ref["x"].shape[1])
-    network = with_activations(loaded.network, entry)
-    if "x_decoder" in ref:
-        decoder = network.stages[1].replace(timesteps=ref["x_decoder"].shape[1])
-        network = network.replace(stages=(network.stages[0], decoder))
-    report, result = run(
-        network,
-        RunOptions(ref["x"].shape[0], dtype=loaded.dtype),
-        check=True,
-        weights=read_weights(loaded, 1 << 20),
-        x=ref["x"],
-        x_decoder=ref.get("x_decoder"),
-    )
-    assert report.ok, [c for c in report.checks if not c.ok]
-    np.testing.assert_allclose(result.h, ref["h"], rtol=0, atol=entry["tolerance"])
-    assert result.y is not None
-    np.testing.assert_allclose(result.y, ref["y"], rtol=0, atol=entry["tolerance"])
+    api_matches(loaded, with_activations(loaded.network, entry), ref, entry["tolerance"])
 
 
 @pytest.mark.parametrize("case", ["gru_weights", "rnn_weights"])
