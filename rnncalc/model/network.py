@@ -21,7 +21,16 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, ClassVar, Literal
 
 from .record import Record
-from .spec import CELLS, CONVENTIONS, GATES, NOTATIONS, SpecError, check_choice, check_int, shown
+from .spec import (
+    CELLS,
+    CONVENTIONS,
+    NOTATIONS,
+    CellSizes,
+    SpecError,
+    check_choice,
+    check_int,
+    shown,
+)
 
 if TYPE_CHECKING:
     from .spec import Cell, Convention, Notation
@@ -75,7 +84,7 @@ class Embedding(Record):
         self._set(vocab_size=vocab_size, dim=dim, name=name)
 
 
-class Recurrent(Record):
+class Recurrent(Record, CellSizes):
     """``stack`` identical recurrent layers of one ``cell`` (PyTorch's ``num_layers``).
 
     ``bidirectional`` runs a backward copy of each (D = 2); ``bias=False`` drops its biases;
@@ -157,21 +166,6 @@ class Recurrent(Record):
     def kind(self) -> str:
         """The model file's ``kind``: the cell."""
         return self.cell
-
-    @property
-    def directions(self) -> int:
-        """D: 2 when bidirectional, else 1."""
-        return 2 if self.bidirectional else 1
-
-    @property
-    def gates(self) -> int:
-        """G: gate blocks per cell (1, 4 or 3)."""
-        return len(GATES[self.cell])
-
-    @property
-    def state_size(self) -> int:
-        """Features each direction hands on per step: P with a projection, else H."""
-        return self.proj_size or self.hidden_size
 
     @property
     def width(self) -> int:

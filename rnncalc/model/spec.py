@@ -66,7 +66,34 @@ def shown(value: int) -> str:
     return ("-" if value < 0 else "") + "about " + scientific(abs(value))
 
 
-class ModelSpec(Record):
+class CellSizes:
+    """D, G and the state size, read off a cell's fields: what :class:`ModelSpec` and a
+    whole network's :class:`~rnncalc.model.network.Recurrent` layer share.
+    """
+
+    __slots__ = ()
+    cell: Cell
+    hidden_size: int
+    bidirectional: bool
+    proj_size: int
+
+    @property
+    def directions(self) -> int:
+        """D: 2 when bidirectional, else 1."""
+        return 2 if self.bidirectional else 1
+
+    @property
+    def gates(self) -> int:
+        """G: gate blocks per cell (1, 4 or 3)."""
+        return len(GATES[self.cell])
+
+    @property
+    def state_size(self) -> int:
+        """Features each direction hands on per step: P with a projection, else H."""
+        return self.proj_size or self.hidden_size
+
+
+class ModelSpec(Record, CellSizes):
     """A recurrent network described by its sizes, in the seed's letters.
 
     ``timesteps`` (T), ``input_size`` (I), ``hidden_size`` (H) and ``output_size`` (O);
@@ -242,21 +269,6 @@ class ModelSpec(Record):
     def has_output_layer(self) -> bool:
         """Whether the network ends in an output layer (``output_size > 0``)."""
         return self.output_size > 0
-
-    @property
-    def directions(self) -> int:
-        """D: 2 for a bidirectional network, else 1."""
-        return 2 if self.bidirectional else 1
-
-    @property
-    def gates(self) -> int:
-        """G: gate blocks per cell (1, 4 or 3)."""
-        return len(GATES[self.cell])
-
-    @property
-    def state_size(self) -> int:
-        """Features a direction hands on: P with a projection, else H."""
-        return self.proj_size or self.hidden_size
 
     @property
     def keras_reset_after(self) -> bool:
