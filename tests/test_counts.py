@@ -201,3 +201,21 @@ def test_network_formulas_evaluate_to_the_totals(network: Network) -> None:
     for g in explanation.groups:
         assert g.total == report.rnn.subtotals[g.group] == evaluate(g.numeric)
         assert evaluate(g.symbolic, letters) == g.total
+
+
+@settings(max_examples=100, deadline=None)
+@given(networks())
+def test_totals_and_layers_are_the_same_from_terms_and_from_listed_weights(
+    network: Network,
+) -> None:
+    """A report folds over its terms until the weights are listed, then over those (JSON
+    lists them first): both folds give the same totals and per-layer counts.
+    """
+    from_terms = count_params(network)
+    folded = [(m.total, m.layers()) for m in (from_terms.rnn, from_terms.dense)]
+    assert "weights" not in vars(from_terms.rnn)  # the fold above used the terms
+    listed = count_params(network)
+    for model in (listed.rnn, listed.dense):
+        assert sum(w.count for w in model.weights) == model.total
+    assert [(m.total, m.layers()) for m in (listed.rnn, listed.dense)] == folded
+    assert listed.to_dict()["rnn"]["total"] == folded[0][0]

@@ -15,6 +15,8 @@ from ..model.shapes import Term, Weight, as_network
 from ..model.spec import DTYPE_BYTES, ModelSpec
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from ..model.network import Network
     from .formulas import Explanation
 
@@ -47,7 +49,16 @@ class ModelCount:
     @property
     def total(self) -> int:
         """Sum of the element counts of all weights."""
-        return sum(t.count for t in self.terms)
+        return sum(count for _, count in self._counted())
+
+    def _counted(self) -> Iterator[tuple[Weight, int]]:
+        """Each weight (or term) and the parameters it adds: from the listed weights when
+        they are already built (as JSON and tables build them: no second walk), else from
+        the terms, which fold a stack of any depth.
+        """
+        if "weights" in self.__dict__:
+            return ((w, w.count) for w in self.weights)
+        return ((t.weight, t.count) for t in self.terms)
 
     def bytes(self, dtype: str = "float32") -> int:
         """Bytes of all weights stored as ``dtype`` (float32, float16, bfloat16, int8, ...)."""
@@ -61,6 +72,7 @@ class ModelCount:
         every weight's ``name``, ``shape``, ``count``, ``layer`` and ``direction`` (see
         :func:`place`), and ``tied`` for a weight that shares another's.
         """
+        weights = self.weights  # first: the totals below then fold over these
         return {
             "total": self.total,
             "float32_bytes": self.bytes(),
@@ -74,7 +86,7 @@ class ModelCount:
                     **place(w),
                     **({"tied": w.tied} if w.tied else {}),
                 }
-                for w in self.weights
+                for w in weights
             ],
         }
 
@@ -84,9 +96,9 @@ class ModelCount:
         ``params`` (for the dense equivalent: the layers it has in their place).
         """
         params: dict[tuple[int, int], int] = {}
-        for t in self.terms:
-            place = (t.weight.stage, t.weight.module)
-            params[place] = params.get(place, 0) + t.count
+        for w, count in self._counted():
+            place = (w.stage, w.module)
+            params[place] = params.get(place, 0) + count
         encoder_decoder = self.network.encoder_decoder
         return [
             {

@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING
 from ..analysis.counts import place
 from ..model.shapes import ROLE_DESCRIPTIONS, by_group
 from .jsontext import to_json
-from .text import describe, draw
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
@@ -73,6 +72,7 @@ def params_table(
 
     from ..units import format_bytes
     from .tables import Column, Table
+    from .text import describe, draw
 
     table = Table(
         [
