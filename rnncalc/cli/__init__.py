@@ -9,6 +9,7 @@ Data goes to stdout, messages to stderr; usage errors exit 2.
 from __future__ import annotations
 
 import contextlib
+import gc
 import importlib
 import io
 import sys
@@ -105,6 +106,10 @@ def cli() -> None:
 
 def main() -> None:
     """Console-script entry point: set up the process (:mod:`rnncalc.cli.streams`) and run."""
+    # What the imports so far built (click's and rnncalc's modules, classes and functions)
+    # lives as long as the process: frozen, it is left out of every later collection, which
+    # otherwise re-scans it while the command's own modules load (5 ms of every start).
+    gc.freeze()
     streams.prepare()
     if sys.stdout is None:
         if sys.stderr is not None:
