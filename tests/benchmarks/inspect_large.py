@@ -8,7 +8,7 @@ the file extended; the zip's storage written out, as zip members must be).  Runs
 and the ratio of each format's large file to its small one.  Target: at most 1.10 (the
 same time, within the machine's noise).
 
-Run from a regular install: ``python tests/benchmarks/inspect.py``.
+Run from a regular install: ``python tests/benchmarks/inspect_large.py``.
 """
 
 from __future__ import annotations
