@@ -67,10 +67,16 @@ def test_json_keys() -> None:
     assert set(data) == {"model", "options", "ok", "checks", "shapes", "timing"}
     assert data["ok"] is True
     assert {"name", "expected", "actual", "ok"} <= set(data["checks"][0])
-    assert set(data["timing"]) == {"seconds", "repeat", "gflops", "flops"}
+    assert set(data["timing"]) == {"seconds", "repeat", "gflops", "flops", "engine"}
     assert data["timing"]["repeat"] == 3
     assert data["timing"]["flops"] == 132  # 2·B·T·(I·H + H·H) + 2·B·H·O, B = 1
-    assert data["options"] == {"batch_size": 1, "dtype": "float64", "repeat": 3, "seed": 0}
+    assert data["options"] == {
+        "batch_size": 1,
+        "dtype": "float64",
+        "repeat": 3,
+        "seed": 0,
+        "engine": "auto",
+    }
     assert data["model"] == {
         "convention": "seed",
         "timesteps": 3,

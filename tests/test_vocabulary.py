@@ -85,7 +85,7 @@ def test_a_mistake_gets_the_closest_names(args: list[str], suggestion: str) -> N
     ("args", "flags", "options"),
     [
         (["cost"], [], {"batch_size", "dtype"}),
-        (["forward"], [], {"batch_size", "dtype", "repeat", "seed"}),
+        (["forward"], [], {"batch_size", "dtype", "repeat", "seed", "engine"}),
         (["fit", "--budget", "1M", "-H", "64/64", "--solve", "input-size"], ["-H", "64/64"],
          {"solve", "budget"}),
         (["sweep", "-T", "1..3", "-H", "64/32"], ["-H", "64/32"], {"swept", "cost", "outputs"}),

@@ -15,6 +15,7 @@ from .model import LAYER_OPTIONS, build_network, network_options
 from .options import (
     batch_option,
     bytes_callback,
+    choice_option,
     color_option,
     command,
     dtype_option,
@@ -51,7 +52,9 @@ SIZE_FIELDS = (
 )
 MODEL_FIELDS = ("cell", "layers", "bidirectional", "convention", "bias", "reset_after", "notation")
 #: Options of the run itself, the rest describing the network.
-RUN_FIELDS = ("batch_size", "dtype", "repeat", "seed")
+RUN_FIELDS = ("batch_size", "dtype", "repeat", "seed", "engine")
+#: rnncalc.engine.engines.ENGINES, named here so that listing commands loads no NumPy.
+ENGINES = ("auto", "compiled", "numpy")
 #: What a checkpoint does not hold (or, for activations, a state_dict): options that set it.
 CHECKPOINT_FREE = ("timesteps", "outputs", "hidden_activation", "head_activation",
                    "output_activation")  # fmt: skip
@@ -74,6 +77,12 @@ CHECKPOINT_SUFFIXES = (".pt", ".pth", ".bin", ".safetensors", ".onnx")
 )
 @dtype_option("float64", "Precision of the pass: float64 or float32.")
 @int_option("--repeat", default=1, minimum=1, text="Time the pass N times and report the median.")
+@choice_option(
+    "--engine",
+    choices=ENGINES,
+    text="The recurrent layers' pass: compiled kernels (numba: pip install 'rnncalc[fast]'), "
+    "NumPy, or auto: compiled when installed and the run is long enough to repay loading it.",
+)
 @file_option(
     "--weights",
     "weights_path",
@@ -145,6 +154,7 @@ def forward(
       rnncalc forward --check --vocab-size 100 -I 16 -H 32 -L 2 -c lstm --tie --outputs all
       rnncalc forward --check --model seq2seq.toml --inputs tokens.npz
       rnncalc forward -B 64 -T 100 -I 128 -H 256 --repeat 20 -f json | jq .timing
+      rnncalc forward -c lstm -B 8 -T 200 -I 64 -H 128 --dtype float32 --engine compiled
       rnncalc forward --check --weights w.npz --inputs x.npy --save out.npz
       rnncalc forward --weights model.pt --inputs tokens.npy --save out.npz
       rnncalc forward --weights model.onnx --inputs x.npy -f json

@@ -12,7 +12,11 @@
 6. A GRU's sigmoids take the same tanh, in place, and its blend h = n + z*(h - n) needs
    one scratch row.
 7. A large batch is split across threads, each running single-threaded BLAS on its share,
-   when each share's step has at least 2^20 multiply-adds (:mod:`.threads`).
+   when each share's step has at least 2^20 multiply-adds; a smaller step's products run
+   on one BLAS thread too, whose others would cost more in waking than they share
+   (:mod:`.threads`).
+8. With ``engine="compiled"`` each direction's steps run as one compiled kernel instead
+   (:mod:`.compiled`), on the same buffers, projections and threads.
 
 The buffers are named by :func:`direction_buffers`, :func:`layer_outputs` and
 :func:`passing_buffers`, which :func:`rnncalc.engine.run.estimate_bytes` reads too: the
@@ -31,7 +35,8 @@ import numpy as np
 from ..model.spec import Outputs
 from .activations import DENSE_ACTIVATIONS, HIDDEN_ACTIVATIONS
 from .assemble import DirectionParams, Network
-from .threads import batch_chunks, single_threaded_blas
+from .engines import Engine, kernels
+from .threads import batch_chunks, single_threaded_blas, step_blas
 from .types import Advance, Array, States
 
 #: Steps between reports to ``advance``.
@@ -109,6 +114,7 @@ def network_forward(
     workspace: Workspace | None = None,
     threads: int | None = None,
     advance: Advance | None = None,
+    engine: Engine = "numpy",
 ) -> tuple[Array, Array | None]:
     """The fast pass: the top layer's outputs (B, T, D*H) and y ((B, O), (B, T, O) or None).
 
@@ -117,9 +123,12 @@ def network_forward(
     cell's element-wise work, in preallocated buffers.  A large batch is split across
     ``threads`` threads (default: one per CPU), each running single-threaded BLAS on its
     share.  The returned arrays may be views into ``workspace``.  ``advance``, if given,
-    hears of the steps done, every few hundred (L*D*T in all).
+    hears of the steps done, every few hundred (L*D*T in all).  ``engine`` runs each
+    direction's steps in NumPy or in the compiled kernels (:mod:`.engines`).
     """
-    top, _ = stack_forward(net, x, hidden_activation, workspace, threads, advance, hand_on=False)
+    top, _ = stack_forward(
+        net, x, hidden_activation, workspace, threads, advance, hand_on=False, engine=engine
+    )
     if net.head is None:
         return top, None
     features = top if outputs == "all" else final_states(top, len(net.layers[-1]))
@@ -136,6 +145,7 @@ def stack_forward(
     initial: States | None = None,
     key: str = "",
     hand_on: bool = True,
+    engine: Engine = "numpy",
 ) -> tuple[Array, States]:
     """The stack's fast pass on x (B, T, in): the top layer's outputs (B, T, D*S), and each
     layer's final states (with ``hand_on``; else none), from ``initial`` states (zeros when
@@ -157,7 +167,7 @@ def stack_forward(
             start = None if initial is None else initial[index][d]
             c = _run_direction(
                 net, params, layer_input, hs, d == 1, hidden_activation, ws, name, threads,
-                advance, start,
+                advance, start, engine,
             )  # fmt: skip
             rows = slice(0, steps) if d == 1 else slice(1, steps + 1)
             states.append(hs[rows, :, :size])  # (T, B, size), time-major
@@ -215,6 +225,7 @@ def _run_direction(
     threads: int | None,
     advance: Advance | None,
     start: tuple[Array, Array | None] | None,
+    engine: Engine,
 ) -> Array | None:
     """Run one direction into ``hs`` from the ``start`` state (zeros when None); return
     the LSTM's final cell state (None for other cells).
@@ -230,7 +241,7 @@ def _run_direction(
     w_aug[-1] = p.b_h
     w_x, b_x = p.w_x, p.b_x
     lstm = net.cell == "lstm"
-    if lstm:
+    if lstm and engine == "numpy":
         w_x, b_x, w_aug[:] = (_lstm_layout(a) for a in (w_x, b_x, w_aug))
     hs[:, :, size] = 1
     hs[steps if reverse else 0, :, :size] = 0 if start is None else start[0]
@@ -240,25 +251,33 @@ def _run_direction(
         c[:] = start[1]
     step = _STEPS[net.cell if net.cell != "gru" else ("gru" if net.reset_after else "gru_before")]
     f_h = HIDDEN_ACTIVATIONS[hidden_activation]
+    run_compiled = None
+    if engine == "compiled":
+        run_compiled = _compiled_steps(net, p, z, w_aug, hs, c, reverse, hidden_activation)
 
     def recur(rows: slice) -> None:
         n = rows.stop - rows.start
         chunk_z = z[rows].reshape(n * steps, width)
         np.matmul(x[rows].reshape(n * steps, inputs), w_x, out=chunk_z)
         chunk_z += b_x
-        own = whole if n == batch else passing_buffers(n, steps, size, width, inputs, lstm, False)
-        chunk = _Chunk(p, w_aug, c[rows], np.empty(own["scratch"], dtype), f_h)
-        order = range(steps - 1, -1, -1) if reverse else range(steps)
         report = advance if rows.start == 0 else None  # one share of the batch tells
-        for done, t in enumerate(order, 1):
-            prev, cur = (t + 1, t) if reverse else (t, t + 1)
-            step(chunk, z[rows, t], hs[prev, rows], hs[cur, rows, :size])
-            if report is not None and done % ADVANCE_EVERY == 0:
-                report(ADVANCE_EVERY)
-        if report is not None:
-            report(steps % ADVANCE_EVERY)
+        with step_blas(n * macs_per_row, n < batch):
+            if run_compiled is not None:
+                _run_compiled(run_compiled, rows, steps, report)
+                return
+            own = passing_buffers(n, steps, size, width, inputs, lstm, False)
+            chunk = _Chunk(p, w_aug, c[rows], np.empty(own["scratch"], dtype), f_h)
+            order = range(steps - 1, -1, -1) if reverse else range(steps)
+            for done, t in enumerate(order, 1):
+                prev, cur = (t + 1, t) if reverse else (t, t + 1)
+                step(chunk, z[rows, t], hs[prev, rows], hs[cur, rows, :size])
+                if report is not None and done % ADVANCE_EVERY == 0:
+                    report(ADVANCE_EVERY)
+            if report is not None:
+                report(steps % ADVANCE_EVERY)
 
-    chunks = batch_chunks(batch, width * p.w_h.shape[0], threads)
+    macs_per_row = width * p.w_h.shape[0]
+    chunks = batch_chunks(batch, macs_per_row, threads)
     if len(chunks) == 1:
         recur(chunks[0])
     else:
@@ -266,6 +285,60 @@ def _run_direction(
             for done in [pool.submit(recur, rows) for rows in chunks]:
                 done.result()
     return c if lstm else None
+
+
+def _run_compiled(
+    kernel: Callable[[int, int, int, int], None],
+    rows: slice,
+    steps: int,
+    report: Advance | None,
+) -> None:
+    """Run the compiled ``kernel`` over ``rows``, a few hundred steps at a time, telling
+    ``report``.
+    """
+    for first in range(0, steps, ADVANCE_EVERY):
+        stop = min(first + ADVANCE_EVERY, steps)
+        kernel(rows.start, rows.stop, first, stop)
+        if report is not None:
+            report(stop - first)
+
+
+def _compiled_steps(
+    net: Network,
+    p: DirectionParams,
+    z: Array,
+    w_aug: Array,
+    hs: Array,
+    c: Array,
+    reverse: bool,
+    hidden_activation: str,
+) -> Callable[[int, int, int, int], None]:
+    """The compiled kernel of this direction's cell, bound to its buffers: called with
+    rows ``lo:hi`` and steps ``first:stop`` (in reading order).  Gates stay in canonical
+    order; every array is C-contiguous in the pass's dtype.
+    """
+    k = kernels()
+    dtype = hs.dtype
+    if net.cell == "rnn":
+        code = k.HIDDEN_CODES[hidden_activation]
+        return lambda lo, hi, first, stop: k.rnn_steps(
+            z, w_aug, hs, lo, hi, reverse, first, stop, code
+        )
+    if net.cell == "lstm":
+        units = c.shape[1]
+        w_hr = np.empty((units, 0), dtype) if p.w_hr is None else p.w_hr
+        w_hr = np.ascontiguousarray(w_hr, dtype)
+        return lambda lo, hi, first, stop: k.lstm_steps(
+            z, w_aug, hs, c, w_hr, lo, hi, reverse, first, stop
+        )
+    if net.reset_after:
+        return lambda lo, hi, first, stop: k.gru_steps(z, w_aug, hs, lo, hi, reverse, first, stop)
+    units = w_aug.shape[1] // 3
+    w_rz = np.ascontiguousarray(w_aug[:, : 2 * units])
+    w_n = np.ascontiguousarray(p.w_h[:, 2 * units :], dtype)
+    return lambda lo, hi, first, stop: k.gru_before_steps(
+        z, w_rz, w_n, hs, lo, hi, reverse, first, stop
+    )
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from ..model.spec import OUTPUTS, ModelSpec, Outputs, SpecError, check_int
 from .activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
+from .engines import ENGINES, unavailable
 from .types import Array
 
 if TYPE_CHECKING:
@@ -43,6 +44,7 @@ class RunOptions:
     outputs: Outputs = "last"
     repeat: int = 1
     seed: int = 0
+    engine: str = "auto"
 
     def __post_init__(self) -> None:
         check_int("batch_size", self.batch_size, 1)
@@ -58,10 +60,16 @@ class RunOptions:
             ("hidden_activation", (None, *HIDDEN_ACTIVATIONS)),
             ("output_activation", OUTPUT_ACTIVATIONS),
             ("outputs", OUTPUTS),
+            ("engine", ENGINES),
         ):
             if getattr(self, field) not in choices:
                 names = ", ".join(c for c in choices if c is not None)
                 raise SpecError(field, f"must be one of {names}, got {getattr(self, field)!r:.40}")
+
+        if self.engine == "compiled":
+            why = unavailable()
+            if why is not None:
+                raise SpecError("engine", why)
 
     @property
     def f_h(self) -> str:
@@ -84,11 +92,14 @@ class Check:
 
 @dataclass(frozen=True)
 class Timing:
-    """The fast pass alone: median seconds over ``repeat`` runs and the throughput."""
+    """The fast pass alone: median seconds over ``repeat`` runs, the throughput, and the
+    ``engine`` that ran it (compiled or numpy: :mod:`rnncalc.engine.engines`).
+    """
 
     seconds: float
     repeat: int
     flops: int
+    engine: str = "numpy"
 
     @property
     def gflops(self) -> float | None:
@@ -131,9 +142,9 @@ class ForwardReport:
     def to_dict(self) -> dict[str, Any]:
         """What ``rnncalc forward --format json`` prints: ``model`` (the model file's
         contents, :func:`rnncalc.model.modelfile.to_dict`), ``options`` (batch_size, dtype,
-        repeat, seed), ``ok``, ``checks`` ({name, expected, actual, ok, comparison}),
-        ``shapes`` and ``timing`` ({seconds, repeat, gflops, flops}; null when the pass
-        failed).
+        repeat, seed, engine as asked), ``ok``, ``checks`` ({name, expected, actual, ok,
+        comparison}), ``shapes`` and ``timing`` ({seconds, repeat, gflops, flops, engine as
+        run}; null when the pass failed).
         """
         from ..model.modelfile import to_dict
 
@@ -151,12 +162,13 @@ class ForwardReport:
                 "repeat": timing.repeat,
                 "gflops": timing.gflops,
                 "flops": timing.flops,
+                "engine": timing.engine,
             },
         }
 
 
 #: The options of a run itself, as JSON shows them (the rest belong to the network).
-RUN_FIELDS = ("batch_size", "dtype", "repeat", "seed")
+RUN_FIELDS = ("batch_size", "dtype", "repeat", "seed", "engine")
 
 
 @functools.lru_cache(maxsize=64)

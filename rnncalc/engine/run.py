@@ -24,6 +24,7 @@ from ..model.spec import ModelSpec, Outputs, SpecError
 from .activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
 from .assemble import Affine, Canonical, Stack, assemble, assemble_network
 from .checks import Pass, checks, dense_forward
+from .engines import Engine, choose
 from .fast import Workspace, network_forward, stack_forward
 from .memory import dense_fits, estimate_bytes
 from .results import (
@@ -259,10 +260,11 @@ def _fast_pass(
     dtype: np.dtype[Any],
     workspace: Workspace,
     progress: Progress,
+    engine: Engine,
 ) -> tuple[Canonical, Callable[[], Walked]]:
-    """The network in canonical form and its fast pass.  One of the seed's form is read by
-    :func:`assemble` and runs as :func:`network_forward`, its stack and head; any other by
-    :func:`assemble_network` and :func:`rnncalc.engine.walk.walk`.
+    """The network in canonical form and its fast pass (by ``engine``).  One of the seed's
+    form is read by :func:`assemble` and runs as :func:`network_forward`, its stack and
+    head; any other by :func:`assemble_network` and :func:`rnncalc.engine.walk.walk`.
     """
     spec = seed_spec(network)
     if spec is None:
@@ -273,7 +275,7 @@ def _fast_pass(
         ) -> tuple[Array, States]:
             return stack_forward(
                 stack.net, x, stack.activation, workspace, None, progress.advance, start, key,
-                hand_on,
+                hand_on, engine,
             )  # fmt: skip
 
         return params, lambda: walk(params, inputs, fast)
@@ -290,8 +292,9 @@ def _fast_pass(
 
     def seed_pass() -> Walked:
         h, y = network_forward(
-            net, inputs[0], recurrent.activation, f_y, steps, workspace, advance=progress.advance
-        )
+            net, inputs[0], recurrent.activation, f_y, steps, workspace,
+            advance=progress.advance, engine=engine,
+        )  # fmt: skip
         return Walked((), h, y)
 
     return Canonical((tuple(parts),)), seed_pass
@@ -318,8 +321,15 @@ def _run(
     recorder = UsageRecorder(arrays)
     workspace = Workspace()
 
+    engine = choose(
+        options.engine,
+        options.repeat * recurrent_steps(network),
+        options.repeat * pass_flops(network, inputs[0].shape[0]),
+    )
     try:
-        params, fast = _fast_pass(network, recorder, inputs, dtype, workspace, progress)
+        params, fast = _fast_pass(network, recorder, inputs, dtype, workspace, progress, engine)
+        if engine == "compiled":
+            _load_kernels(params, dtype)
         times = []
         progress.phase("fast pass", options.repeat * recurrent_steps(network))
         for _ in range(options.repeat):
@@ -333,7 +343,7 @@ def _run(
     if walked.y is not None:
         produced["y"] = list(walked.y.shape)
     timing = Timing(
-        statistics.median(times), options.repeat, pass_flops(network, inputs[0].shape[0])
+        statistics.median(times), options.repeat, pass_flops(network, inputs[0].shape[0]), engine
     )
     result = RunResult(
         inputs[0], arrays, walked.h, walked.y, inputs[1] if len(inputs) > 1 else None
@@ -343,6 +353,16 @@ def _run(
         ran = Pass(network, options, params, result, walked, progress, dense)
         made = checks(ran, recorder.elements_read, dense_rng)
     return ForwardReport(network, options, made, produced, timing), result
+
+
+def _load_kernels(params: Canonical, dtype: np.dtype[Any]) -> None:
+    """Compile or load each recurrent layer's kernel before the timed runs."""
+    from .engines import kernels
+
+    compiled = kernels()
+    for part in (part for stage in params.stages for part in stage):
+        if isinstance(part, Stack):
+            compiled.load(part.net.cell, part.net.reset_after, dtype)
 
 
 def recurrent_steps(network: Network) -> int:

@@ -44,6 +44,24 @@ def _blas_controller() -> Any:
     return blas if blas.lib_controllers else None
 
 
+def rescan_blas() -> None:
+    """Look for BLAS libraries again (one has loaded since), now rather than in a pass."""
+    _blas_controller.cache_clear()
+    _blas_controller()
+
+
+def step_blas(macs: int, split: bool) -> contextlib.AbstractContextManager[None]:
+    """BLAS's threads for a pass's steps, whose products have ``macs`` multiply-adds: as
+    they are for a batch ``split`` across threads (one each already) or for a product large
+    enough to share (:data:`_SPLIT_MIN_MACS`); else one thread.  On a smaller product,
+    waking and waiting for BLAS's threads costs more than they share: 40x on an
+    (8 x 129) @ (129 x 512) product with the other core busy.
+    """
+    if split or macs >= _SPLIT_MIN_MACS:
+        return contextlib.nullcontext()
+    return single_threaded_blas()
+
+
 @contextlib.contextmanager
 def single_threaded_blas() -> Iterator[None]:
     """BLAS on one thread inside the block, so that our threads do not oversubscribe."""

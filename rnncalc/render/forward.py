@@ -69,6 +69,7 @@ def forward_table(report: ForwardReport, *, color: bool = False, width: int | No
                 + ("too fast to rate" if t.gflops is None else f"{t.gflops:.3g} GFLOP/s")
             )
         )
+        notes.append(Text(f"Engine: {t.engine} (--engine {report.options.engine})"))
     notes.append(_verdict(report))
     return draw(table, notes, color=color, width=width, header=header)
 

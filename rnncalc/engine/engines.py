@@ -1,0 +1,65 @@
+"""Which pass runs the recurrent layers: the compiled kernels or NumPy.
+
+``compiled`` (:mod:`.compiled`) needs numba and SciPy (numba multiplies matrices through
+SciPy's BLAS): ``pip install 'rnncalc[fast]'``.  ``numpy`` (:mod:`.fast`) needs nothing more
+and is the fallback.  ``auto`` takes the compiled pass when it is installed and the run is
+long enough to repay loading it (:data:`AUTO_MIN_SECONDS`), else NumPy.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from types import ModuleType
+from typing import Literal
+
+Engine = Literal["compiled", "numpy"]
+ENGINES = ("auto", "compiled", "numpy")
+
+#: auto compiles when the NumPy pass would take at least this long: importing numba and
+#: SciPy and loading the cached kernels cost one to two seconds (the first run ever
+#: compiles them: about 20 seconds more), and the compiled pass saves at most a few times
+#: the NumPy pass's time.
+AUTO_MIN_SECONDS = 3.0
+#: What the estimate charges the NumPy pass per recurrent step (interpreter and calls, an
+#: LSTM's ten operations) and per floating-point operation (BLAS at 10 GFLOP/s).
+_SECONDS_PER_STEP = 15e-6
+_SECONDS_PER_FLOP = 1 / 10e9
+
+
+def unavailable() -> str | None:
+    """Why the compiled pass cannot run here, or None when it can (nothing is imported)."""
+    missing = [name for name in ("numba", "scipy") if importlib.util.find_spec(name) is None]
+    if missing:
+        return (
+            f"the compiled pass needs {' and '.join(missing)}: pip install 'rnncalc[fast]' "
+            "(or --engine numpy)"
+        )
+    return None
+
+
+def choose(engine: str, steps: int, flops: int) -> Engine:
+    """The pass to run for ``engine`` (auto, compiled or numpy), for a run of ``steps``
+    recurrent steps (layers x directions x T x repeats) and ``flops`` operations.  Raises
+    ValueError when compiled is asked for and cannot run.
+    """
+    if engine == "numpy":
+        return "numpy"
+    why = unavailable()
+    if engine == "compiled":
+        if why is not None:
+            raise ValueError(why)
+        return "compiled"
+    numpy_seconds = steps * _SECONDS_PER_STEP + flops * _SECONDS_PER_FLOP
+    return "compiled" if why is None and numpy_seconds >= AUTO_MIN_SECONDS else "numpy"
+
+
+def kernels() -> ModuleType:
+    """The compiled kernels' module.  Imports numba, and SciPy's BLAS, which the kernels'
+    products call: loaded now, it is under the thread limits of :mod:`.threads` too.
+    """
+    from . import compiled, threads
+
+    importlib.import_module("scipy.linalg.cython_blas")
+    threads.rescan_blas()
+    return compiled
