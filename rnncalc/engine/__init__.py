@@ -1,10 +1,11 @@
-"""NumPy kernels: vanilla RNN, LSTM and GRU layers, stacked and bidirectional.
+"""NumPy and compiled kernels: vanilla RNN, LSTM and GRU layers, stacked and bidirectional.
 
 * :mod:`.assemble` reads any convention's weights into one canonical form, for a whole
   network (embeddings, recurrent layers, dense layers) or the seed-style spec;
 * :mod:`.reference` runs the equations as written, step by step, to be read and to check;
 * :mod:`.fast` runs them fast (its docstring numbers why), with :mod:`.threads`, and names
-  the buffers it allocates;
+  the buffers it allocates; :mod:`.compiled` runs its steps as numba kernels, and
+  :mod:`.engines` says which of the two runs (numba is imported only then);
 * :mod:`.walk` runs a whole network stage by stage, its recurrent layers by either pass;
 * :mod:`.activations` holds f_h and f_y, :mod:`.types` the shared type names;
 * ``rnncalc forward`` is :mod:`.run`: its options and report (:mod:`.results`), its random
