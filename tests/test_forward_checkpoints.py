@@ -356,12 +356,12 @@ def test_files_that_are_no_network_are_refused(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("name", ["lm_tied.safetensors", "lm_tied.pt", "onnx_lm.onnx"])
 def test_max_memory_is_checked_before_reading(monkeypatch: pytest.MonkeyPatch, name: str) -> None:
-    from rnncalc.formats import onnxfile, tensors, torchfile
+    from rnncalc.formats import onnxfile, tensors, torch_arrays
 
     def refuse(*args: object) -> None:
         raise AssertionError("data was read")
 
-    for module in (tensors, torchfile, safetensors):
+    for module in (tensors, torch_arrays, safetensors):
         monkeypatch.setattr(module, "widened", refuse, raising=False)
     monkeypatch.setattr(onnxfile, "_numpy", refuse)
     result = forward("--weights", CHECKPOINTS / name, "--max-memory", "2KiB")

@@ -23,9 +23,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rnncalc.formats import torchfile
+from rnncalc.formats import torch_arrays, torch_opcode_check, torchfile
 from rnncalc.formats.tensors import FormatError
-from rnncalc.formats.torchfile import read_torch, read_torch_array, read_torch_arrays, survey_torch
+from rnncalc.formats.torch_arrays import read_torch_array, read_torch_arrays
+from rnncalc.formats.torchfile import read_torch, survey_torch
 
 CHECKPOINTS = Path(__file__).parent / "reference" / "checkpoints"
 LISTED = json.loads((CHECKPOINTS / "torch_checkpoints.json").read_text())
@@ -80,7 +81,7 @@ def test_reading_checks_the_memory_limit_before_reading(monkeypatch: pytest.Monk
     def no_read(*args: Any) -> None:
         raise AssertionError("read")
 
-    monkeypatch.setattr(torchfile, "_array", no_read)
+    monkeypatch.setattr(torch_arrays, "_array", no_read)
     with pytest.raises(FormatError, match=r"needs 528 B, more than the memory limit of 100 B"):
         read_torch_arrays(str(CHECKPOINTS / "lm_tied.pt"), ["embedding.weight"], 100)
 
@@ -310,7 +311,7 @@ def test_files_that_are_not_torch_zips(
 
 
 def test_the_opcodes_are_counted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(torchfile, "MAX_OPCODES", 100)
+    monkeypatch.setattr(torch_opcode_check, "MAX_OPCODES", 100)
     path = archive(tmp_path / "m.pt", b"\x80\x02(" + b"N" * 100 + b"t.")
     with pytest.raises(FormatError, match="holds more than 100 pickle opcodes"):
         read_torch(path)

@@ -110,7 +110,7 @@ def read_arrays(
 
         return read_safetensors_arrays(path, names, max_bytes)
     if kind == "pytorch":
-        from .torchfile import read_torch_arrays
+        from .torch_arrays import read_torch_arrays
 
         return read_torch_arrays(path, names, max_bytes)
     if kind == "onnx":
