@@ -13,7 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rnncalc import ModelSpec
-from rnncalc.analysis.cost import ELEMENTWISE, estimate_cost
+from rnncalc.analysis.cost import estimate_cost
+from rnncalc.analysis.cost_compute import ELEMENTWISE
 from rnncalc.engine import assemble, stepwise_forward
 from rnncalc.engine.run import init_weights
 from rnncalc.model.shapes import rnn_weights

@@ -11,7 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from networks import networks
 
-from rnncalc.analysis.cost import applications, estimate_cost
+from rnncalc.analysis.cost import estimate_cost
+from rnncalc.analysis.cost_compute import applications
 from rnncalc.cli import cli
 from rnncalc.model import shapes
 from rnncalc.model.modelfile import to_toml

@@ -16,7 +16,7 @@ from ..formats.tensors import Listing, Stored
 from ..model import shapes
 from ..model.recover import Recovered, Row, Tensor, proof, recover_pytorch
 from ..model.spec import DTYPE_BYTES
-from .cost import PARAMETER_DTYPES
+from .cost_memory import PARAMETER_DTYPES
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,8 @@ from .text import describe, draw
 if TYPE_CHECKING:
     from rich.console import RenderableType
 
-    from ..analysis.cost import CostReport, Line
+    from ..analysis.cost import CostReport
+    from ..analysis.cost_compute import Line
     from .text import Note
 
 
