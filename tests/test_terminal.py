@@ -36,14 +36,23 @@ NUMBERS = st.integers(min_value=0, max_value=10**30).map(lambda n: f"{n:,}")
 @st.composite
 def tables(draw: st.DrawFn) -> Table:
     kinds = draw(st.lists(st.sampled_from(["text", "number", "name"]), min_size=1, max_size=8))
+    # Headers are unique, as in every table rnncalc draws: draw() names dropped columns by them.
+    headers = draw(
+        st.lists(
+            st.text(alphabet="abc_ ", min_size=1, max_size=20),
+            min_size=len(kinds),
+            max_size=len(kinds),
+            unique=True,
+        )
+    )
     columns = [
         Column(
-            draw(st.text(alphabet="abc_ ", min_size=1, max_size=20)),
+            header,
             "right" if kind == "number" else "left",
             breaks={"text": " ", "name": "/_", "number": ""}[kind],
             optional=draw(st.booleans()),
         )
-        for kind in kinds
+        for kind, header in zip(kinds, headers, strict=True)
     ]
     table = Table(columns)
     for _ in range(draw(st.integers(0, 6))):
