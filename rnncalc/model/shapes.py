@@ -24,8 +24,8 @@ Sources of the layouts (and so of the counts):
 
 How a whole network's tensors are named in each convention is :mod:`rnncalc.model.naming`;
 each layer kind contributes its tensors in one function of :mod:`rnncalc.model.layer_tensors`
-(:func:`_embedding`, :func:`_seed_cell`, :func:`_pytorch_cell`, :func:`_keras_cell`,
-:func:`_dense`), and the dense equivalent in :func:`dense_weights`.
+(:func:`_embedding`; a recurrent cell's by :meth:`_Cell._seed`, :meth:`_Cell._pytorch` and
+:meth:`_Cell._keras`; :func:`_dense`), and the dense equivalent in :func:`dense_weights`.
 
 Standard library only.
 """
