@@ -229,3 +229,15 @@ def test_auto_runs_the_seed_in_numpy() -> None:
     result = CliRunner().invoke(cli, ["forward", "-f", "json"], prog_name="rnncalc")
     data = json.loads(result.output)
     assert (data["options"]["engine"], data["timing"]["engine"]) == ("auto", "numpy")
+
+
+def test_a_numpy_without_its_openblas_runs_the_numpy_pass(monkeypatch: pytest.MonkeyPatch) -> None:
+    from rnncalc.engine import blas
+
+    assert isinstance(blas.gemm_addresses(), tuple)  # this NumPy's wheel: found
+    why = "the compiled pass calls NumPy's OpenBLAS ...: this NumPy's BLAS: mkl (--engine numpy)"
+    monkeypatch.setattr(blas, "gemm_addresses", lambda: why)
+    assert engines.unavailable() == why
+    assert engines.choose("auto", 10**9, 10**15) == "numpy"
+    with pytest.raises(SpecError, match="mkl"):
+        RunOptions(engine="compiled")

@@ -16,7 +16,7 @@ written as float32.
 numba compiles each kernel on its first call for each dtype and caches the machine code on
 disk (``cache=True``: next to this file, or in numba's per-user cache when that is not
 writable; ``NUMBA_CACHE_DIR`` moves it), so later processes only load it.  This module
-imports numba: import it only when the compiled pass runs (see :func:`.engines.available`).
+imports numba: import it only when the compiled pass runs (see :mod:`.engines`).
 """
 
 from __future__ import annotations
@@ -24,10 +24,61 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import llvmlite.binding
 import numpy as np
-from numba import njit
+from numba import njit, types
+from numba.extending import overload
 
+from .blas import gemm_addresses
 from .types import Array
+
+_ADDRESSES = gemm_addresses()
+if isinstance(_ADDRESSES, str):
+    raise ImportError(_ADDRESSES)
+# NumPy's products under names of our own, which the cached machine code calls by name.
+llvmlite.binding.add_symbol("rnncalc_sgemm", _ADDRESSES[0])
+llvmlite.binding.add_symbol("rnncalc_dgemm", _ADDRESSES[1])
+
+
+def _cblas_gemm(letter: str, t: types.Type) -> types.ExternalFunction:
+    """cblas_?gemm(order, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc),
+    64-bit integers.
+    """
+    i32, i64 = types.int32, types.int64
+    pointer = types.CPointer(t)  # type: ignore[no-untyped-call]
+    signature = types.void(
+        i32, i32, i32, i64, i64, i64, t, pointer, i64, pointer, i64, t, pointer, i64
+    )
+    return types.ExternalFunction(f"rnncalc_{letter}gemm", signature)
+
+
+_sgemm = _cblas_gemm("s", types.float32)
+_dgemm = _cblas_gemm("d", types.float64)
+ROW_MAJOR, NO_TRANS = 101, 111
+
+
+def gemm(a: Array, b: Array, c: Array) -> None:
+    """c = a @ b through NumPy's BLAS, in compiled code: matrices of rows (each row
+    contiguous, rows any distance apart: a view of some rows of a wider array will do).
+    """
+    raise NotImplementedError("called from compiled code only")
+
+
+@overload(gemm)
+def _gemm(a: Any, b: Any, c: Any) -> Any:  # numba's types at typing, arrays when run
+    product: Any = _sgemm if a.dtype == types.float32 else _dgemm
+    one, zero = (np.float32(1), np.float32(0)) if a.dtype == types.float32 else (1.0, 0.0)
+
+    def implementation(a: Any, b: Any, c: Any) -> None:
+        size = a.itemsize
+        product(
+            ROW_MAJOR, NO_TRANS, NO_TRANS, a.shape[0], b.shape[1], a.shape[1],
+            one, a.ctypes, a.strides[0] // size, b.ctypes, b.strides[0] // size,
+            zero, c.ctypes, c.strides[0] // size,
+        )  # fmt: skip
+
+    return implementation
+
 
 #: Compiled functions: no Python exceptions in the loops (a division by zero gives inf, as
 #: NumPy does), so they vectorise; FMA contraction only (no reassociation: results stay
@@ -162,7 +213,7 @@ def gru_before_rows(
             out[j] = v + u * (hb[j] - v)
 
 
-# Whole runs of steps: each step one product (through SciPy's BLAS) and its rows.
+# Whole runs of steps: each step one product (through NumPy's BLAS) and its rows.
 
 
 @_kernel
@@ -187,7 +238,7 @@ def rnn_steps(
     a = np.empty((hi - lo, w.shape[1]), hs.dtype)
     for s in range(first, stop):
         t, prev, cur = _order(z.shape[1], s, reverse)
-        np.dot(hs[prev, lo:hi], w, a)
+        gemm(hs[prev, lo:hi], w, a)
         rnn_rows(a, z, t, lo, hs, cur, code)
 
 
@@ -203,14 +254,12 @@ def lstm_steps(
     projecting = w_hr.shape[1] > 0
     a = np.empty((hi - lo, w.shape[1]), hs.dtype)
     cell_out = np.empty((hi - lo, c.shape[1]), hs.dtype)
-    projected = np.empty((hi - lo, size), hs.dtype)
     for s in range(first, stop):
         t, prev, cur = _order(z.shape[1], s, reverse)
-        np.dot(hs[prev, lo:hi], w, a)
+        gemm(hs[prev, lo:hi], w, a)
         lstm_rows(a, z, t, lo, c, hs, cur, cell_out, projecting)
         if projecting:
-            np.dot(cell_out, w_hr, projected)
-            hs[cur, lo:hi, :size] = projected
+            gemm(cell_out, w_hr, hs[cur, lo:hi, :size])
 
 
 @_kernel
@@ -223,7 +272,7 @@ def gru_steps(
     a = np.empty((hi - lo, w.shape[1]), hs.dtype)
     for s in range(first, stop):
         t, prev, cur = _order(z.shape[1], s, reverse)
-        np.dot(hs[prev, lo:hi], w, a)
+        gemm(hs[prev, lo:hi], w, a)
         gru_rows(a, z, t, lo, hs, prev, cur)
 
 
@@ -241,9 +290,9 @@ def gru_before_steps(
     n = np.empty((hi - lo, w_n.shape[1]), hs.dtype)
     for s in range(first, stop):
         t, prev, cur = _order(z.shape[1], s, reverse)
-        np.dot(hs[prev, lo:hi], w_rz, a)
+        gemm(hs[prev, lo:hi], w_rz, a)
         gru_reset_rows(a, z, t, lo, hs, prev, reset)
-        np.dot(reset, w_n, n)
+        gemm(reset, w_n, n)
         gru_before_rows(a, n, z, t, lo, hs, prev, cur)
 
 

@@ -1,14 +1,13 @@
 """Which pass runs the recurrent layers: the compiled kernels or NumPy.
 
-``compiled`` (:mod:`.compiled`) needs numba and SciPy (numba multiplies matrices through
-SciPy's BLAS): ``pip install 'rnncalc[fast]'``.  ``numpy`` (:mod:`.fast`) needs nothing more
-and is the fallback.  ``auto`` takes the compiled pass when it is installed and the run is
-long enough to repay loading it (:data:`AUTO_MIN_SECONDS`), else NumPy.
+``compiled`` (:mod:`.compiled`) needs numba (``pip install 'rnncalc[fast]'``) and NumPy's
+own OpenBLAS, which its kernels call (:mod:`.blas`).  ``numpy`` (:mod:`.fast`) needs
+nothing more and is the fallback.  ``auto`` takes the compiled pass when it can run and
+the run is long enough to repay loading it (:data:`AUTO_MIN_SECONDS`), else NumPy.
 """
 
 from __future__ import annotations
 
-import importlib
 import importlib.util
 from types import ModuleType
 from typing import Literal
@@ -17,7 +16,7 @@ Engine = Literal["compiled", "numpy"]
 ENGINES = ("auto", "compiled", "numpy")
 
 #: auto compiles when the NumPy pass would take at least this long: importing numba and
-#: SciPy and loading the cached kernels cost one to two seconds (the first run ever
+#: loading the cached kernels cost one to two seconds (the first run ever
 #: compiles them: about 20 seconds more), and the compiled pass saves at most a few times
 #: the NumPy pass's time.
 AUTO_MIN_SECONDS = 3.0
@@ -28,14 +27,13 @@ _SECONDS_PER_FLOP = 1 / 10e9
 
 
 def unavailable() -> str | None:
-    """Why the compiled pass cannot run here, or None when it can (nothing is imported)."""
-    missing = [name for name in ("numba", "scipy") if importlib.util.find_spec(name) is None]
-    if missing:
-        return (
-            f"the compiled pass needs {' and '.join(missing)}: pip install 'rnncalc[fast]' "
-            "(or --engine numpy)"
-        )
-    return None
+    """Why the compiled pass cannot run here, or None when it can (numba is not imported)."""
+    if importlib.util.find_spec("numba") is None:
+        return "the compiled pass needs numba: pip install 'rnncalc[fast]' (or --engine numpy)"
+    from .blas import gemm_addresses
+
+    found = gemm_addresses()
+    return found if isinstance(found, str) else None
 
 
 def choose(engine: str, steps: int, flops: int) -> Engine:
@@ -55,11 +53,7 @@ def choose(engine: str, steps: int, flops: int) -> Engine:
 
 
 def kernels() -> ModuleType:
-    """The compiled kernels' module.  Imports numba, and SciPy's BLAS, which the kernels'
-    products call: loaded now, it is under the thread limits of :mod:`.threads` too.
-    """
-    from . import compiled, threads
+    """The compiled kernels' module (importing it imports numba)."""
+    from . import compiled
 
-    importlib.import_module("scipy.linalg.cython_blas")
-    threads.rescan_blas()
     return compiled

@@ -44,12 +44,6 @@ def _blas_controller() -> Any:
     return blas if blas.lib_controllers else None
 
 
-def rescan_blas() -> None:
-    """Look for BLAS libraries again (one has loaded since), now rather than in a pass."""
-    _blas_controller.cache_clear()
-    _blas_controller()
-
-
 def step_blas(macs: int, split: bool) -> contextlib.AbstractContextManager[None]:
     """BLAS's threads for a pass's steps, whose products have ``macs`` multiply-adds: as
     they are for a batch ``split`` across threads (one each already) or for a product large
