@@ -69,6 +69,20 @@ def test_tanh_and_sigmoid_are_within_4e_16_of_numpy() -> None:
     assert np.isnan(out[0])
 
 
+def test_float32_tanh_and_sigmoid_run_in_float32_within_2e_7() -> None:
+    x = np.concatenate(
+        [np.linspace(-25, 25, 400_001), np.random.default_rng(0).standard_normal(100_000) * 4]
+    ).astype(np.float32)
+    exact = np.tanh(x.astype(np.float64))
+    out = np.empty_like(x)
+    _tanh_all(x, out)
+    assert np.max(np.abs(out - exact)) <= 2e-7  # NumPy's float32 tanh: 6e-8
+    e = np.exp(-np.abs(x.astype(np.float64)))
+    _sigmoid_all(x, out)
+    assert np.max(np.abs(out - np.where(x >= 0, 1.0, e) / (1.0 + e))) <= 2e-7
+    assert out.dtype == np.float32
+
+
 def _grid() -> list[tuple[Any, ...]]:
     cases = []
     for cell, convention, bidirectional, layers, proj in itertools.product(

@@ -10,8 +10,8 @@ units that does every gate's arithmetic in registers.
 Their tanh is written out (:func:`tanh`): libm's is one call per element, which no
 compiler vectorises, and costs more than the matrix product on the wide shapes; this one is
 arithmetic only, so each loop runs on SIMD lanes, within 4e-16 of NumPy's tanh in float64.
-The kernels compute in float64 whatever the arrays' dtype; float32 arrays are read and
-written as float32.
+The kernels compute in the arrays' precision: float32 arrays get a float32 tanh
+(:func:`_tanh32`, within 1.7e-7), on twice as many SIMD lanes.
 
 numba compiles each kernel on its first call for each dtype and caches the machine code on
 disk (``cache=True``: next to this file, or in numba's per-user cache when that is not
@@ -117,10 +117,25 @@ HIDDEN_CODES = {"tanh": TANH, "relu": RELU, "sigmoid": SIGMOID, "identity": IDEN
 _INVERSE_FACTORIALS = tuple(1.0 / math.factorial(k + 1) for k in range(16))
 (_C0, _C1, _C2, _C3, _C4, _C5, _C6, _C7,
  _C8, _C9, _C10, _C11, _C12, _C13, _C14, _C15) = _INVERSE_FACTORIALS  # fmt: skip
+#: The same in float32, to 1/12!.
+(_F0, _F1, _F2, _F3, _F4, _F5, _F6, _F7,
+ _F8, _F9, _F10, _F11) = (np.float32(c) for c in _INVERSE_FACTORIALS[:12])  # fmt: skip
+_F_HALF, _F_ONE, _F_TWO, _F_NINE = np.float32(0.5), np.float32(1), np.float32(2), np.float32(9)
+_F_SCALE = np.float32(2 / 16)
+
+
+def tanh(x: float) -> float:
+    """tanh(x) in compiled code, in the precision of x (:func:`_tanh64`, :func:`_tanh32`)."""
+    raise NotImplementedError("called from compiled code only")
+
+
+def sigmoid(x: float) -> float:
+    """sigma(x) = (1 + tanh(x/2)) / 2 in compiled code, in the precision of x."""
+    raise NotImplementedError("called from compiled code only")
 
 
 @_inline
-def tanh(x: float) -> float:
+def _tanh64(x: float) -> float:
     """tanh(x) = m / (m + 2) with m = e^(2|x|) - 1, sign restored.
 
     m comes from e^y - 1 at y = 2|x|/64 <= 0.625 (its Taylor series to y^16, below 1e-18
@@ -145,9 +160,52 @@ def tanh(x: float) -> float:
 
 
 @_inline
-def sigmoid(x: float) -> float:
-    """sigma(x) = (1 + tanh(x/2)) / 2."""
-    return 0.5 + 0.5 * tanh(0.5 * x)
+def _tanh32(x: np.float32) -> np.float32:
+    """The same in float32 arithmetic, twice the SIMD lanes: y = 2|x|/16 <= 1.125 (|x|
+    capped at 9, where float32's tanh is 1), the series to y^12, squared up four times.
+    Worst error against tanh in float64 over [-25, 25]: 1.7e-7 (NumPy's float32 tanh: 6e-8).
+    """
+    a = min(abs(x), _F_NINE)
+    y = a * _F_SCALE
+    y2 = y * y
+    y4 = y2 * y2
+    r0 = (_F0 + _F1 * y) + (_F2 + _F3 * y) * y2
+    r1 = (_F4 + _F5 * y) + (_F6 + _F7 * y) * y2
+    r2 = (_F8 + _F9 * y) + (_F10 + _F11 * y) * y2
+    m = y * ((r0 + r1 * y4) + r2 * (y4 * y4))
+    for _ in range(4):
+        m = m * (m + _F_TWO)
+    return np.float32(math.copysign(m / (m + _F_TWO), x))
+
+
+@overload(tanh)
+def _tanh(x: Any) -> Any:
+    if x == types.float32:
+
+        def single(x: Any) -> Any:
+            return _tanh32(x)
+
+        return single
+
+    def double(x: Any) -> Any:
+        return _tanh64(x)
+
+    return double
+
+
+@overload(sigmoid)
+def _sigmoid(x: Any) -> Any:
+    if x == types.float32:
+
+        def single(x: Any) -> Any:
+            return _F_HALF + _F_HALF * _tanh32(_F_HALF * x)
+
+        return single
+
+    def double(x: Any) -> Any:
+        return 0.5 + 0.5 * _tanh64(0.5 * x)
+
+    return double
 
 
 @_kernel
