@@ -17,12 +17,16 @@ imports numba: import it only when the compiled pass runs (see :mod:`.engines`).
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .kernel_math import _kernel, gemm, sigmoid, tanh
 from .types import Array
+
+if TYPE_CHECKING:
+    from .assemble import DirectionParams, Network
 
 #: Activation codes of the vanilla RNN's f_h, as :data:`HIDDEN_CODES` maps names to them.
 TANH, RELU, SIGMOID, IDENTITY = range(4)
@@ -202,6 +206,43 @@ def gru_before_steps(
         gru_reset_rows(a, z, t, lo, hs, prev, reset)
         gemm(reset, w_n, n)
         gru_before_rows(a, n, z, t, lo, hs, prev, cur)
+
+
+def bind_steps(
+    net: Network,
+    p: DirectionParams,
+    z: Array,
+    w_aug: Array,
+    hs: Array,
+    c: Array,
+    reverse: bool,
+    hidden_activation: str,
+) -> Callable[[int, int, int, int], None]:
+    """The compiled kernel of this direction's cell, bound to its buffers: called with
+    rows ``lo:hi`` and steps ``first:stop`` (in reading order).  Gates stay in canonical
+    order; every array is C-contiguous in the pass's dtype.
+    """
+    dtype = hs.dtype
+    if net.cell == "rnn":
+        code = HIDDEN_CODES[hidden_activation]
+        return lambda lo, hi, first, stop: rnn_steps(
+            z, w_aug, hs, lo, hi, reverse, first, stop, code
+        )
+    if net.cell == "lstm":
+        units = c.shape[1]
+        w_hr = np.empty((units, 0), dtype) if p.w_hr is None else p.w_hr
+        w_hr = np.ascontiguousarray(w_hr, dtype)
+        return lambda lo, hi, first, stop: lstm_steps(
+            z, w_aug, hs, c, w_hr, lo, hi, reverse, first, stop
+        )
+    if net.reset_after:
+        return lambda lo, hi, first, stop: gru_steps(z, w_aug, hs, lo, hi, reverse, first, stop)
+    units = w_aug.shape[1] // 3
+    w_rz = np.ascontiguousarray(w_aug[:, : 2 * units])
+    w_n = np.ascontiguousarray(p.w_h[:, 2 * units :], dtype)
+    return lambda lo, hi, first, stop: gru_before_steps(
+        z, w_rz, w_n, hs, lo, hi, reverse, first, stop
+    )
 
 
 def load(cell: str, reset_after: bool, dtype: np.dtype[Any]) -> None:

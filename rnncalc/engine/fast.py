@@ -253,7 +253,7 @@ def _run_direction(
     f_h = HIDDEN_ACTIVATIONS[hidden_activation]
     run_compiled = None
     if engine == "compiled":
-        run_compiled = _compiled_steps(net, p, z, w_aug, hs, c, reverse, hidden_activation)
+        run_compiled = kernels().bind_steps(net, p, z, w_aug, hs, c, reverse, hidden_activation)
 
     def recur(rows: slice) -> None:
         n = rows.stop - rows.start
@@ -301,44 +301,6 @@ def _run_compiled(
         kernel(rows.start, rows.stop, first, stop)
         if report is not None:
             report(stop - first)
-
-
-def _compiled_steps(
-    net: Network,
-    p: DirectionParams,
-    z: Array,
-    w_aug: Array,
-    hs: Array,
-    c: Array,
-    reverse: bool,
-    hidden_activation: str,
-) -> Callable[[int, int, int, int], None]:
-    """The compiled kernel of this direction's cell, bound to its buffers: called with
-    rows ``lo:hi`` and steps ``first:stop`` (in reading order).  Gates stay in canonical
-    order; every array is C-contiguous in the pass's dtype.
-    """
-    k = kernels()
-    dtype = hs.dtype
-    if net.cell == "rnn":
-        code = k.HIDDEN_CODES[hidden_activation]
-        return lambda lo, hi, first, stop: k.rnn_steps(
-            z, w_aug, hs, lo, hi, reverse, first, stop, code
-        )
-    if net.cell == "lstm":
-        units = c.shape[1]
-        w_hr = np.empty((units, 0), dtype) if p.w_hr is None else p.w_hr
-        w_hr = np.ascontiguousarray(w_hr, dtype)
-        return lambda lo, hi, first, stop: k.lstm_steps(
-            z, w_aug, hs, c, w_hr, lo, hi, reverse, first, stop
-        )
-    if net.reset_after:
-        return lambda lo, hi, first, stop: k.gru_steps(z, w_aug, hs, lo, hi, reverse, first, stop)
-    units = w_aug.shape[1] // 3
-    w_rz = np.ascontiguousarray(w_aug[:, : 2 * units])
-    w_n = np.ascontiguousarray(p.w_h[:, 2 * units :], dtype)
-    return lambda lo, hi, first, stop: k.gru_before_steps(
-        z, w_rz, w_n, hs, lo, hi, reverse, first, stop
-    )
 
 
 @dataclass(frozen=True)
