@@ -16,9 +16,9 @@ Engine = Literal["compiled", "numpy"]
 ENGINES = ("auto", "compiled", "numpy")
 
 #: auto compiles when the NumPy pass would take at least this long: importing numba and
-#: loading the cached kernels cost one to two seconds (the first run ever
-#: compiles them: about 20 seconds more), and the compiled pass saves at most a few times
-#: the NumPy pass's time.
+#: loading the cached kernels cost about a second (compiling them, the first time a cell and
+#: dtype run, about 5 s more), and the compiled pass saves 1.1x to 10x the NumPy pass's
+#: time, not all of it.
 AUTO_MIN_SECONDS = 3.0
 #: What the estimate charges the NumPy pass per recurrent step (interpreter and calls, an
 #: LSTM's ten operations) and per floating-point operation (BLAS at 10 GFLOP/s).

@@ -321,10 +321,9 @@ def _run(
     recorder = UsageRecorder(arrays)
     workspace = Workspace()
 
+    flops = pass_flops(network, inputs[0].shape[0])
     engine = choose(
-        options.engine,
-        options.repeat * recurrent_steps(network),
-        options.repeat * pass_flops(network, inputs[0].shape[0]),
+        options.engine, options.repeat * recurrent_steps(network), options.repeat * flops
     )
     try:
         params, fast = _fast_pass(network, recorder, inputs, dtype, workspace, progress, engine)
@@ -342,9 +341,7 @@ def _run(
     produced["h"] = list(walked.h.shape)
     if walked.y is not None:
         produced["y"] = list(walked.y.shape)
-    timing = Timing(
-        statistics.median(times), options.repeat, pass_flops(network, inputs[0].shape[0]), engine
-    )
+    timing = Timing(statistics.median(times), options.repeat, flops, engine)
     result = RunResult(
         inputs[0], arrays, walked.h, walked.y, inputs[1] if len(inputs) > 1 else None
     )
