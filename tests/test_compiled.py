@@ -24,6 +24,7 @@ from rnncalc import ModelSpec
 from rnncalc.cli import cli
 from rnncalc.cli import forward as forward_command
 from rnncalc.engine import assemble, engines, kernel_math, network_forward
+from rnncalc.engine import threads as engine_threads
 from rnncalc.engine.run import RunOptions, init_weights, run
 from rnncalc.model import shapes
 from rnncalc.model.modelfile import from_dict
@@ -255,3 +256,24 @@ def test_a_numpy_without_its_openblas_runs_the_numpy_pass(monkeypatch: pytest.Mo
     assert engines.choose("auto", 10**9, 10**15) == "numpy"
     with pytest.raises(SpecError, match="mkl"):
         RunOptions(engine="compiled")
+
+
+@pytest.mark.parametrize("engine", ["compiled", "numpy"])
+def test_a_bidirectional_layer_s_directions_at_once_give_the_same_states(engine: str) -> None:
+    """Small steps: the two directions run on two threads at once (threads=None) or one
+    after the other (threads=1), to the same numbers, the hand-over to the next layer too.
+    """
+    spec = ModelSpec(9, 5, 8, 3, cell="lstm", convention="pytorch", bidirectional=True, layers=2)
+    weights = init_weights(shapes.rnn_weights(spec), np.random.default_rng(0), "float64", 8)
+    net = assemble(spec, weights, np.float64)
+    x = np.random.default_rng(1).standard_normal((4, 9, 5))
+    assert engine_threads.pair_directions(4, 32 * 9, None) == (engine_threads._usable_cpus() >= 2)
+    assert not engine_threads.pair_directions(4, 32 * 9, 1)
+    assert not engine_threads.pair_directions(
+        256, 2048 * 513, None
+    )  # each direction splits its batch
+    h1, y1 = network_forward(net, x, threads=1, engine=engine)  # type: ignore[arg-type]
+    h1, y1 = h1.copy(), y1.copy()  # type: ignore[union-attr]
+    h2, y2 = network_forward(net, x, engine=engine)  # type: ignore[arg-type]
+    np.testing.assert_array_equal(h2, h1)
+    np.testing.assert_array_equal(y2, y1)

@@ -15,7 +15,9 @@
    when each share's step has at least 2^20 multiply-adds; a smaller step's products run
    on one BLAS thread too, whose others would cost more in waking than they share
    (:mod:`.threads`).
-8. With ``engine="compiled"`` each direction's steps run as one compiled kernel instead
+8. A bidirectional layer whose steps are too small to split the batch for runs its two
+   directions at once, one thread each.
+9. With ``engine="compiled"`` each direction's steps run as one compiled kernel instead
    (:mod:`.compiled`), on the same buffers, projections and threads.
 
 The buffers are named by :func:`direction_buffers`, :func:`layer_outputs` and
@@ -25,7 +27,9 @@ memory estimate is this plan, not a copy of it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import functools
+import threading
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -36,7 +40,7 @@ from ..model.spec import Outputs
 from .activations import DENSE_ACTIVATIONS, HIDDEN_ACTIVATIONS
 from .assemble import DirectionParams, Network
 from .engines import Engine, kernels
-from .threads import batch_chunks, single_threaded_blas, step_blas
+from .threads import batch_chunks, pair_directions, single_threaded_blas, step_blas
 from .types import Advance, Array, States
 
 #: Steps between reports to ``advance``.
@@ -160,15 +164,24 @@ def stack_forward(
     for index, layer in enumerate(net.layers):
         states = []
         ends = []
+        runs, hss = [], []
         for d, params in enumerate(layer):
             name = f"{key}{index}.{d}"
             shapes = direction_buffers(batch, steps, size, params.w_x.shape[1])
             hs = ws.get("hs" + name, shapes["hs"], dtype)
+            hss.append(hs)
             start = None if initial is None else initial[index][d]
-            c = _run_direction(
-                net, params, layer_input, hs, d == 1, hidden_activation, ws, name, threads,
-                advance, start, engine,
+            runs.append(
+                functools.partial(
+                    _run_direction, net, params, layer_input, hs, d == 1, hidden_activation, ws,
+                    name, start=start, engine=engine,
+                )
             )  # fmt: skip
+        together = len(layer) == 2 and pair_directions(
+            batch, layer[0].w_x.shape[1] * layer[0].w_h.shape[0], threads
+        )
+        cells = _run_together(runs, advance) if together else [r(threads, advance) for r in runs]
+        for d, (hs, c) in enumerate(zip(hss, cells, strict=True)):
             rows = slice(0, steps) if d == 1 else slice(1, steps + 1)
             states.append(hs[rows, :, :size])  # (T, B, size), time-major
             if hand_on:
@@ -184,6 +197,26 @@ def stack_forward(
                 top[:, :, d * size : (d + 1) * size] = state.transpose(1, 0, 2)
         layer_input = top
     return layer_input, finals
+
+
+def _run_together(
+    runs: Sequence[Callable[[int | None, Advance | None], Array | None]], advance: Advance | None
+) -> list[Array | None]:
+    """A bidirectional layer's two directions at once, each on its own thread with one BLAS
+    thread (:func:`rnncalc.engine.threads.pair_directions` says when); both tell ``advance``,
+    one at a time.
+    """
+    lock = threading.Lock()
+
+    def told(done: int) -> None:
+        assert advance is not None
+        with lock:
+            advance(done)
+
+    report = None if advance is None else told
+    with single_threaded_blas(), ThreadPoolExecutor(len(runs)) as pool:
+        ends = [pool.submit(run, 1, report) for run in runs]
+        return [end.result() for end in ends]
 
 
 def dense(features: Array, w: Array, b: Array | None, activation: str) -> Array:
@@ -224,6 +257,7 @@ def _run_direction(
     key: str,
     threads: int | None,
     advance: Advance | None,
+    *,
     start: tuple[Array, Array | None] | None,
     engine: Engine,
 ) -> Array | None:

@@ -29,6 +29,18 @@ def batch_chunks(batch: int, macs_per_row: int, threads: int | None) -> list[sli
     return [slice(lo, hi) for lo, hi in itertools.pairwise(bounds)]
 
 
+def pair_directions(batch: int, macs_per_row: int, threads: int | None) -> bool:
+    """Whether a bidirectional layer runs its two directions at once, one thread each: when
+    two threads may run (``threads`` unset or at least 2; two CPUs; BLAS's threads can be
+    limited) and a direction's batch would not be split (its steps' products are small).
+    """
+    if threads is not None and threads < 2:
+        return False
+    if (_usable_cpus() if threads is None else threads) < 2 or _blas_controller() is None:
+        return False
+    return len(batch_chunks(batch, macs_per_row, threads)) == 1
+
+
 def _usable_cpus() -> int:
     if hasattr(os, "sched_getaffinity"):
         return len(os.sched_getaffinity(0))
