@@ -27,7 +27,8 @@ def estimate_bytes(
 
     The fast pass's arrays are its own plan (:mod:`rnncalc.engine.fast`): per layer and
     direction :func:`direction_buffers`, per layer :func:`layer_outputs`, and the largest
-    :func:`passing_buffers` of one direction while it runs.  With them: x, the weights
+    :func:`passing_buffers` of one direction while it runs (of both, in a bidirectional
+    layer, whose directions may run at once).  With them: x, the weights
     twice (as given and in canonical form), y.  The check keeps all that and adds the
     larger of two things that never coexist: a step-by-step pass (the layer below's
     outputs, each direction's list of states and their stack, the layer's concatenation,
@@ -55,7 +56,7 @@ def estimate_bytes(
     kept = 2 * report.rnn.total + b * t * spec.input_size + y
     kept += layers * (d * per_direction + (math.prod(outputs_shape) if outputs_shape else 0))
     inputs = [layer_inputs(spec, layer)[0] for layer in range(min(layers, 2))]
-    passing = max(
+    passing = d * max(  # a bidirectional layer's directions may run at once
         _elements(passing_buffers(b, t, s, g * h, i, lstm, k > 0 and d == 1).values())
         for k, i in enumerate(inputs)
     )
@@ -102,7 +103,7 @@ def _network(network: Network, options: RunOptions, check: bool) -> int:
                     kept += layer.stack * d * b * h
                 below = [width, layer.width][: min(layer.stack, 2)]
                 lstm = layer.cell == "lstm"
-                passing = max(
+                passing = d * max(
                     _elements(passing_buffers(b, t, size, g * h, i, lstm, view).values())
                     for i in below
                 )
