@@ -15,14 +15,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import struct
-import subprocess
-import sys
 import tempfile
-import time
 import zipfile
 from pathlib import Path
+
+from timing import installed_script, interleaved_medians
 
 TARGET = 1.10
 
@@ -99,19 +97,11 @@ def write_torch(path: Path, vocab: int, width: int) -> int:
     return path.stat().st_size
 
 
-def wall_time(command: list[str]) -> float:
-    start = time.perf_counter()
-    subprocess.run(command, stdout=subprocess.DEVNULL, check=True)
-    return time.perf_counter() - start
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=20)
     args = parser.parse_args()
-    script = Path(sys.executable).parent / "rnncalc"
-    if not script.exists():
-        sys.exit(f"rnncalc is not installed beside {sys.executable}: pip install .")
+    script = installed_script()
     with tempfile.TemporaryDirectory() as folder:
         files, sizes = {}, {}
         for kind, write in (("safetensors", write_safetensors), ("pt", write_torch)):
@@ -119,14 +109,8 @@ def main() -> int:
                 path = Path(folder) / f"{label.replace(' ', '')}.{kind}"
                 sizes[f"{label} {kind}"] = write(path, vocab, 512 if vocab > 11 else 6)
                 files[f"{label} {kind}"] = path
-        commands = {name: [str(script), "inspect", str(path), "-q"] for name, path in files.items()}
-        for command in commands.values():
-            wall_time(command)
-        times: dict[str, list[float]] = {name: [] for name in commands}
-        for _ in range(args.rounds):
-            for name, command in commands.items():
-                times[name].append(wall_time(command))
-    median = {name: statistics.median(values) for name, values in times.items()}
+        commands = {name: [script, "inspect", str(path), "-q"] for name, path in files.items()}
+        median = interleaved_medians(commands, args.rounds)
     for name, seconds in median.items():
         print(f"{name:16} {sizes[name]:>13,} bytes, median {seconds * 1000:6.1f} ms")
     ok = True

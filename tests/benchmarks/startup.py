@@ -14,12 +14,11 @@ Target: every ratio at most 1.25.  Run: ``python tests/benchmarks/startup.py``.
 from __future__ import annotations
 
 import argparse
-import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
+
+from timing import installed_script, interleaved_medians
 
 TARGET = 1.25
 
@@ -51,20 +50,11 @@ activation = "softmax"
 """
 
 
-def wall_time(command: list[str]) -> float:
-    start = time.perf_counter()
-    subprocess.run(command, stdout=subprocess.DEVNULL, check=True)
-    return time.perf_counter() - start
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=40)
     args = parser.parse_args()
-    script = Path(sys.executable).parent / "rnncalc"  # the console script, not a shell shim
-    if not script.exists():
-        sys.exit(f"rnncalc is not installed beside {sys.executable}: pip install .")
-    rnncalc = str(script)
+    rnncalc = installed_script()
     with tempfile.TemporaryDirectory() as folder:
         model = Path(folder) / "seq2seq.toml"
         model.write_text(MODEL)
@@ -80,13 +70,7 @@ def measure(rnncalc: str, model: str, rounds: int) -> int:
         "params --model --format json": [rnncalc, "params", "--model", model, "--format", "json"],
         "params (table)": [rnncalc, "params"],
     }
-    for command in commands.values():  # warm the file cache
-        wall_time(command)
-    times: dict[str, list[float]] = {name: [] for name in commands}
-    for _ in range(rounds):
-        for name, command in commands.items():
-            times[name].append(wall_time(command))
-    median = {name: statistics.median(values) for name, values in times.items()}
+    median = interleaved_medians(commands, rounds)
     for name, seconds in median.items():
         print(f"{name:30} median {seconds * 1000:7.1f} ms over {rounds} runs")
     ok = True
