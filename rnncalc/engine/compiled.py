@@ -2,10 +2,13 @@
 
 The NumPy pass (:mod:`.fast`) spends a few microseconds of interpreter and call overhead on
 each of its ten or so array operations per step, and makes a pass over memory for each; on
-short, narrow steps that is most of its time.  These kernels run the same steps with the
-same buffers (:mod:`.fast` projects the inputs and splits the batch), but compiled: each
-step is one BLAS product of [h_{t-1}, 1] with [W_h; b_h] and one loop over the batch and
-units that does every gate's arithmetic in registers.
+short, narrow steps that is most of its time.  These kernels run the same steps on the
+same buffers, but compiled: each step is one product h_{t-1} W_h (b_h is in the input
+projections) and one loop over the batch and units that does every gate's arithmetic in
+registers.  Each kernel computes some of the units (all, or one thread's share: the
+threads meet at a barrier after each step, :mod:`.kernel_sync`) for some rows of the batch
+(all, or one thread's share), as :mod:`.compiled_run` splits the work; the weights come in
+blocks per thread (:mod:`.kernel_binding`).
 
 Their products, tanh and sigmoid are :mod:`.kernel_math`'s.
 
@@ -17,16 +20,11 @@ imports numba: import it only when the compiled pass runs (see :mod:`.engines`).
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
-
 import numpy as np
 
-from .kernel_math import _kernel, gemm, sigmoid, tanh
+from .kernel_math import _kernel, gemm, gemm_t, sigmoid, tanh
+from .kernel_sync import barrier
 from .types import Array
-
-if TYPE_CHECKING:
-    from .assemble import DirectionParams, Network
 
 #: Activation codes of the vanilla RNN's f_h, as :data:`HIDDEN_CODES` maps names to them.
 TANH, RELU, SIGMOID, IDENTITY = range(4)
@@ -44,88 +42,114 @@ def _activate(v: float, code: int) -> float:
     return v
 
 
-# One step's element-wise work, rows lo to lo + len(a) of the batch, at step t.  ``a`` holds
-# [h_{t-1}, 1] [W_h; b_h] for those rows, ``z`` (B, T, G*H) the input projections, ``hs``
-# (T+1, B, S+1) the time-major states; ``prev`` and ``cur`` index hs.  Each loop reads and
-# writes contiguous rows, so the compiler vectorises it.
+# One step's element-wise work on units u0 to u0 + part of rows lo to lo + len(a), at step t.  ``a``
+# holds those units' columns of [h_{t-1}, 1] [W_h; b_h], gate after gate (part columns
+# each), ``z`` (B, T, G*H) the input projections in canonical order, ``hs`` (T+1, B, S+1)
+# the time-major states; ``prev`` and ``cur`` index hs.  Each loop reads and writes
+# contiguous runs of a row, so the compiler vectorises it.
 
 
 @_kernel
-def rnn_rows(a: Array, z: Array, t: int, lo: int, hs: Array, cur: int, code: int) -> None:
+def rnn_rows(a: Array, z: Array, t: int, lo: int, u0: int, hs: Array, cur: int, code: int) -> None:
     """h = f(a + z_t), f by its code (:data:`HIDDEN_CODES`)."""
-    units = a.shape[1]
+    part = a.shape[1]
     for b in range(a.shape[0]):
-        ab, zb, out = a[b], z[lo + b, t], hs[cur, lo + b]
+        ab, zb, out = a[b], z[lo + b, t, u0 : u0 + part], hs[cur, lo + b, u0 : u0 + part]
         if code == TANH:
-            for j in range(units):
+            for j in range(part):
                 out[j] = tanh(ab[j] + zb[j])
         else:
-            for j in range(units):
+            for j in range(part):
                 out[j] = _activate(ab[j] + zb[j], code)
 
 
 @_kernel
-def lstm_rows(
-    a: Array, z: Array, t: int, lo: int, c: Array, hs: Array, cur: int, cell_out: Array,
-    projecting: bool,
-) -> None:  # fmt: skip
-    """Gates i, f, g, o (PyTorch's order): c = f*c + i*g in place, o*tanh(c) into the
-    states, or into ``cell_out`` (rows from 0) for a projection to multiply.
+def lstm_rows(a: Array, z: Array, t: int, lo: int, u0: int, c: Array, out: Array) -> None:
+    """Gates i, f, g, o (PyTorch's order): c = f*c + i*g in place, o*tanh(c) into ``out``
+    (B, H): the states, or the cell output a projection multiplies.
     """
-    units = a.shape[1] // 4
+    part, units = a.shape[1] // 4, c.shape[1]
     for b in range(a.shape[0]):
-        ab, zb, cb = a[b], z[lo + b, t], c[lo + b]
-        out = cell_out[b] if projecting else hs[cur, lo + b]
-        for j in range(units):
-            i = sigmoid(ab[j] + zb[j])
-            f = sigmoid(ab[units + j] + zb[units + j])
-            g = tanh(ab[2 * units + j] + zb[2 * units + j])
-            o = sigmoid(ab[3 * units + j] + zb[3 * units + j])
+        ab, zb = a[b], z[lo + b, t]
+        zi, zf = zb[u0 : u0 + part], zb[units + u0 : units + u0 + part]
+        zg, zo = zb[2 * units + u0 : 2 * units + u0 + part], zb[3 * units + u0 :]
+        cb, ob = c[lo + b, u0 : u0 + part], out[lo + b, u0 : u0 + part]
+        for j in range(part):
+            i = sigmoid(ab[j] + zi[j])
+            f = sigmoid(ab[part + j] + zf[j])
+            g = tanh(ab[2 * part + j] + zg[j])
+            o = sigmoid(ab[3 * part + j] + zo[j])
             cell = f * cb[j] + i * g
             cb[j] = cell
-            out[j] = o * tanh(cell)
+            ob[j] = o * tanh(cell)
 
 
 @_kernel
-def gru_rows(a: Array, z: Array, t: int, lo: int, hs: Array, prev: int, cur: int) -> None:
-    """Gates r, z, n reset after the product: n = tanh(z_n + r*a_n), h = n + u*(h - n)."""
-    units = a.shape[1] // 3
+def gru_rows(
+    a: Array, z: Array, t: int, lo: int, u0: int, b_n: Array, hs: Array, prev: int, cur: int
+) -> None:
+    """Gates r, z, n reset after the product: n = tanh(z_n + r*(a_n + b_hn)) (``b_n`` is
+    b_hn (H,)), h = n + u*(h - n).
+    """
+    part, units = a.shape[1] // 3, z.shape[2] // 3
     for b in range(a.shape[0]):
-        ab, zb, hb, out = a[b], z[lo + b, t], hs[prev, lo + b], hs[cur, lo + b]
-        for j in range(units):
-            r = sigmoid(ab[j] + zb[j])
-            u = sigmoid(ab[units + j] + zb[units + j])
-            n = tanh(zb[2 * units + j] + r * ab[2 * units + j])
+        ab, zb = a[b], z[lo + b, t]
+        zr, zu = zb[u0 : u0 + part], zb[units + u0 : units + u0 + part]
+        zn = zb[2 * units + u0 :]
+        hb, out = hs[prev, lo + b, u0 : u0 + part], hs[cur, lo + b, u0 : u0 + part]
+        bn = b_n[u0 : u0 + part]
+        for j in range(part):
+            r = sigmoid(ab[j] + zr[j])
+            u = sigmoid(ab[part + j] + zu[j])
+            n = tanh(zn[j] + r * (ab[2 * part + j] + bn[j]))
             out[j] = n + u * (hb[j] - n)
 
 
 @_kernel
-def gru_reset_rows(a: Array, z: Array, t: int, lo: int, hs: Array, prev: int, reset: Array) -> None:
-    """A GRU that resets before the product, first half: r*h into ``reset`` (``a`` holds
-    the r and u columns only).
+def gru_reset_rows(
+    a: Array, z: Array, t: int, lo: int, u0: int, hs: Array, prev: int, reset: Array
+) -> None:
+    """A GRU that resets before the product, first half: r*h into ``reset`` (B, H) (``a``
+    holds the r and u columns only).
     """
-    units = a.shape[1] // 2
+    part = a.shape[1] // 2
     for b in range(a.shape[0]):
-        ab, zb, hb, rb = a[b], z[lo + b, t], hs[prev, lo + b], reset[b]
-        for j in range(units):
-            rb[j] = sigmoid(ab[j] + zb[j]) * hb[j]
+        ab, zr = a[b], z[lo + b, t, u0 : u0 + part]
+        hb, rb = hs[prev, lo + b, u0 : u0 + part], reset[lo + b, u0 : u0 + part]
+        for j in range(part):
+            rb[j] = sigmoid(ab[j] + zr[j]) * hb[j]
 
 
 @_kernel
 def gru_before_rows(
-    a: Array, n: Array, z: Array, t: int, lo: int, hs: Array, prev: int, cur: int
+    a: Array, n: Array, z: Array, t: int, lo: int, u0: int, hs: Array, prev: int, cur: int
 ) -> None:
     """Second half: n = tanh(z_n + (r*h) W_hn) from ``n`` = (r*h) W_hn, h = n + u*(h - n)."""
-    units = n.shape[1]
+    part, units = n.shape[1], z.shape[2] // 3
     for b in range(a.shape[0]):
-        ab, nb, zb, hb, out = a[b], n[b], z[lo + b, t], hs[prev, lo + b], hs[cur, lo + b]
-        for j in range(units):
-            u = sigmoid(ab[units + j] + zb[units + j])
-            v = tanh(nb[j] + zb[2 * units + j])
+        ab, nb, zb = a[b], n[b], z[lo + b, t]
+        zu, zn = zb[units + u0 : units + u0 + part], zb[2 * units + u0 :]
+        hb, out = hs[prev, lo + b, u0 : u0 + part], hs[cur, lo + b, u0 : u0 + part]
+        for j in range(part):
+            u = sigmoid(ab[part + j] + zu[j])
+            v = tanh(nb[j] + zn[j])
             out[j] = v + u * (hb[j] - v)
 
 
-# Whole runs of steps: each step one product (through NumPy's BLAS) and its rows.
+# Whole runs of steps of rows lo to hi by one of ``parties`` threads (``me``), which computes
+# units u0 to u1:
+# each step one product (through NumPy's BLAS) of the whole previous state with those
+# units' columns of [W_h; b_h], their rows, and a barrier.  Weights come flat, each
+# thread's columns a contiguous block (:func:`fill_blocks`, :func:`_block`).  Each returns
+# False when stopped by the abort flag.
+
+
+@_kernel
+def _block(flat: Array, rows: int, lo: int, hi: int) -> Array:
+    """Columns ``lo:hi`` of a matrix of ``rows`` rows stored as :func:`fill_blocks` does,
+    transposed: a C-contiguous (hi - lo, rows) matrix, each column a contiguous row.
+    """
+    return flat[rows * lo : rows * hi].reshape((hi - lo, rows))
 
 
 @_kernel
@@ -141,123 +165,116 @@ def _order(steps: int, s: int, reverse: bool) -> tuple[int, int, int]:
 
 @_kernel
 def rnn_steps(
-    z: Array, w: Array, hs: Array, lo: int, hi: int, reverse: bool, first: int, stop: int,
-    code: int,
-) -> None:  # fmt: skip
-    """Steps ``first`` to ``stop`` (in reading order) of rows ``lo:hi`` of a vanilla RNN:
+    z: Array, w: Array, hs: Array, lo: int, hi: int, u0: int, u1: int, reverse: bool,
+    first: int, stop: int, flags: Array, me: int, parties: int, code: int,
+) -> bool:  # fmt: skip
+    """Steps ``first`` to ``stop`` (in reading order) of a vanilla RNN:
     h_t = f(z_t + [h_{t-1}, 1] [W_h; b_h]).  ``z`` holds x_t W_x + b_x.
     """
-    a = np.empty((hi - lo, w.shape[1]), hs.dtype)
+    mine = _block(w, hs.shape[2] - 1, u0, u1)
+    a = np.empty((hi - lo, u1 - u0), hs.dtype)
     for s in range(first, stop):
         t, prev, cur = _order(z.shape[1], s, reverse)
-        gemm(hs[prev, lo:hi], w, a)
-        rnn_rows(a, z, t, lo, hs, cur, code)
+        gemm_t(hs[prev, lo:hi], mine, a)
+        rnn_rows(a, z, t, lo, u0, hs, cur, code)
+        if parties > 1 and not barrier(flags, me, parties):
+            return False
+    return True
 
 
 @_kernel
 def lstm_steps(
-    z: Array, w: Array, hs: Array, c: Array, w_hr: Array, lo: int, hi: int, reverse: bool,
-    first: int, stop: int,
-) -> None:  # fmt: skip
-    """Steps ``first`` to ``stop`` of rows ``lo:hi`` of an LSTM; then h W_hr when ``w_hr``
-    (H, P) has columns.  ``c`` (B, H), the cell state, is updated in place.
+    z: Array, w: Array, hs: Array, c: Array, w_hr: Array, cell_out: Array, lo: int, hi: int,
+    u0: int, u1: int, p0: int, p1: int, reverse: bool, first: int, stop: int, flags: Array,
+    me: int,
+    parties: int,
+) -> bool:  # fmt: skip
+    """Steps ``first`` to ``stop`` of an LSTM; with a projection (``w_hr``, W_hr (H, P) in
+    blocks, not empty), o*tanh(c) goes to ``cell_out`` (B, H) and, once every thread has
+    written its units, this one multiplies columns ``p0:p1`` of h W_hr.  ``c`` (B, H), the cell
+    state, is updated in place.
     """
-    size = hs.shape[2] - 1
-    projecting = w_hr.shape[1] > 0
-    a = np.empty((hi - lo, w.shape[1]), hs.dtype)
-    cell_out = np.empty((hi - lo, c.shape[1]), hs.dtype)
+    projecting = w_hr.size > 0
+    mine = _block(w, hs.shape[2] - 1, 4 * u0, 4 * u1)
+    mine_r = _block(w_hr, c.shape[1], p0, p1)
+    projected = np.empty((hi - lo, p1 - p0), hs.dtype)
+    a = np.empty((hi - lo, 4 * (u1 - u0)), hs.dtype)
     for s in range(first, stop):
         t, prev, cur = _order(z.shape[1], s, reverse)
-        gemm(hs[prev, lo:hi], w, a)
-        lstm_rows(a, z, t, lo, c, hs, cur, cell_out, projecting)
-        if projecting:
-            gemm(cell_out, w_hr, hs[cur, lo:hi, :size])
+        gemm_t(hs[prev, lo:hi], mine, a)
+        if not projecting:
+            lstm_rows(a, z, t, lo, u0, c, hs[cur])
+        else:
+            lstm_rows(a, z, t, lo, u0, c, cell_out)
+            if parties > 1 and not barrier(flags, me, parties):
+                return False
+            gemm_t(cell_out[lo:hi], mine_r, projected)
+            hs[cur, lo:hi, p0:p1] = projected
+        if parties > 1 and not barrier(flags, me, parties):
+            return False
+    return True
 
 
 @_kernel
 def gru_steps(
-    z: Array, w: Array, hs: Array, lo: int, hi: int, reverse: bool, first: int, stop: int
-) -> None:
-    """Steps ``first`` to ``stop`` of rows ``lo:hi`` of a GRU that resets after the
-    product (PyTorch; Keras reset_after=True).
+    z: Array, w: Array, b_n: Array, hs: Array, lo: int, hi: int, u0: int, u1: int,
+    reverse: bool, first: int, stop: int, flags: Array, me: int, parties: int,
+) -> bool:  # fmt: skip
+    """Steps ``first`` to ``stop`` of a GRU that resets after the product (PyTorch; Keras
+    reset_after=True); ``b_n`` is b_hn, which the reset gate scales.
     """
-    a = np.empty((hi - lo, w.shape[1]), hs.dtype)
+    mine = _block(w, hs.shape[2] - 1, 3 * u0, 3 * u1)
+    a = np.empty((hi - lo, 3 * (u1 - u0)), hs.dtype)
     for s in range(first, stop):
         t, prev, cur = _order(z.shape[1], s, reverse)
-        gemm(hs[prev, lo:hi], w, a)
-        gru_rows(a, z, t, lo, hs, prev, cur)
+        gemm_t(hs[prev, lo:hi], mine, a)
+        gru_rows(a, z, t, lo, u0, b_n, hs, prev, cur)
+        if parties > 1 and not barrier(flags, me, parties):
+            return False
+    return True
 
 
 @_kernel
 def gru_before_steps(
-    z: Array, w_rz: Array, w_n: Array, hs: Array, lo: int, hi: int, reverse: bool, first: int,
-    stop: int,
-) -> None:  # fmt: skip
-    """Steps ``first`` to ``stop`` of rows ``lo:hi`` of a GRU that resets before the
-    product (the textbook GRU: seed; Keras reset_after=False): ``w_rz`` holds the r and u
-    columns of [W_h; b_h], ``w_n`` W_hn.
+    z: Array, w_rz: Array, w_n: Array, hs: Array, reset: Array, lo: int, hi: int, u0: int,
+    u1: int, reverse: bool, first: int, stop: int, flags: Array, me: int, parties: int,
+) -> bool:  # fmt: skip
+    """Steps ``first`` to ``stop`` of a GRU that resets before the product (the textbook
+    GRU: seed; Keras reset_after=False): ``w_rz`` holds the r and u columns of [W_h; b_h],
+    ``w_n`` W_hn (H, H), both in blocks; r*h goes to ``reset`` (B, H), and once every
+    thread has written its units, this one multiplies its columns of (r*h) W_hn.
     """
-    a = np.empty((hi - lo, w_rz.shape[1]), hs.dtype)
-    reset = np.empty((hi - lo, w_n.shape[0]), hs.dtype)
-    n = np.empty((hi - lo, w_n.shape[1]), hs.dtype)
+    mine, mine_n = (
+        _block(w_rz, hs.shape[2] - 1, 2 * u0, 2 * u1),
+        _block(w_n, hs.shape[2] - 1, u0, u1),
+    )
+    a = np.empty((hi - lo, 2 * (u1 - u0)), hs.dtype)
+    n = np.empty((hi - lo, u1 - u0), hs.dtype)
     for s in range(first, stop):
         t, prev, cur = _order(z.shape[1], s, reverse)
-        gemm(hs[prev, lo:hi], w_rz, a)
-        gru_reset_rows(a, z, t, lo, hs, prev, reset)
-        gemm(reset, w_n, n)
-        gru_before_rows(a, n, z, t, lo, hs, prev, cur)
+        gemm_t(hs[prev, lo:hi], mine, a)
+        gru_reset_rows(a, z, t, lo, u0, hs, prev, reset)
+        if parties > 1 and not barrier(flags, me, parties):
+            return False
+        gemm_t(reset[lo:hi], mine_n, n)
+        gru_before_rows(a, n, z, t, lo, u0, hs, prev, cur)
+        if parties > 1 and not barrier(flags, me, parties):
+            return False
+    return True
 
 
-def bind_steps(
-    net: Network,
-    p: DirectionParams,
-    z: Array,
-    w_aug: Array,
-    hs: Array,
-    c: Array,
-    reverse: bool,
-    hidden_activation: str,
-) -> Callable[[int, int, int, int], None]:
-    """The compiled kernel of this direction's cell, bound to its buffers: called with
-    rows ``lo:hi`` and steps ``first:stop`` (in reading order).  Gates stay in canonical
-    order; every array is C-contiguous in the pass's dtype.
+@_kernel
+def project(
+    x: Array, w_x: Array, b_x: Array, z: Array, lo: int, hi: int, flags: Array, me: int,
+    parties: int,
+) -> bool:  # fmt: skip
+    """Rows ``lo:hi`` of z = x W_x + b_x (``x`` (B*T, I), ``z`` (B*T, G*H)): one thread's
+    share of the input projections; then it waits until every thread has done its own,
+    since each step reads some units of every row.  False when stopped by the abort flag.
     """
-    dtype = hs.dtype
-    if net.cell == "rnn":
-        code = HIDDEN_CODES[hidden_activation]
-        return lambda lo, hi, first, stop: rnn_steps(
-            z, w_aug, hs, lo, hi, reverse, first, stop, code
-        )
-    if net.cell == "lstm":
-        units = c.shape[1]
-        w_hr = np.empty((units, 0), dtype) if p.w_hr is None else p.w_hr
-        w_hr = np.ascontiguousarray(w_hr, dtype)
-        return lambda lo, hi, first, stop: lstm_steps(
-            z, w_aug, hs, c, w_hr, lo, hi, reverse, first, stop
-        )
-    if net.reset_after:
-        return lambda lo, hi, first, stop: gru_steps(z, w_aug, hs, lo, hi, reverse, first, stop)
-    units = w_aug.shape[1] // 3
-    w_rz = np.ascontiguousarray(w_aug[:, : 2 * units])
-    w_n = np.ascontiguousarray(p.w_h[:, 2 * units :], dtype)
-    return lambda lo, hi, first, stop: gru_before_steps(
-        z, w_rz, w_n, hs, lo, hi, reverse, first, stop
-    )
-
-
-def load(cell: str, reset_after: bool, dtype: np.dtype[Any]) -> None:
-    """Compile, or load from the cache, the kernel of ``cell`` for ``dtype`` now, by one
-    step of one unit with the argument types of a real pass: a timed pass then runs
-    machine code only.
-    """
-    gates = {"rnn": 1, "lstm": 4, "gru": 3}[cell]
-    z, hs = np.zeros((1, 1, gates), dtype), np.zeros((2, 1, 2), dtype)
-    w = np.zeros((2, gates), dtype)
-    if cell == "rnn":
-        rnn_steps(z, w, hs, 0, 1, False, 0, 1, TANH)
-    elif cell == "lstm":
-        lstm_steps(z, w, hs, np.zeros((1, 1), dtype), np.zeros((1, 0), dtype), 0, 1, False, 0, 1)
-    elif reset_after:
-        gru_steps(z, w, hs, 0, 1, False, 0, 1)
-    else:
-        gru_before_steps(z, w[:, :2].copy(), np.zeros((1, 1), dtype), hs, 0, 1, False, 0, 1)
+    gemm(x[lo:hi], w_x, z[lo:hi])
+    for r in range(lo, hi):
+        row = z[r]
+        for j in range(row.shape[0]):
+            row[j] += b_x[j]
+    return parties == 1 or barrier(flags, me, parties)

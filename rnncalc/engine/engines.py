@@ -53,7 +53,7 @@ def choose(engine: str, steps: int, flops: int) -> Engine:
 
 
 def kernels() -> ModuleType:
-    """The compiled kernels' module (importing it imports numba)."""
-    from . import compiled
+    """The compiled kernels, bound to a pass's buffers (importing it imports numba)."""
+    from . import kernel_binding
 
-    return compiled
+    return kernel_binding

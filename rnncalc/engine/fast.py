@@ -18,7 +18,8 @@
 8. A bidirectional layer whose steps are too small to split the batch for runs its two
    directions at once, one thread each.
 9. With ``engine="compiled"`` each direction's steps run as one compiled kernel instead
-   (:mod:`.compiled`), on the same buffers, projections and threads.
+   (:mod:`.compiled`), on the same buffers; a batch too small to split has each step's
+   units split across threads instead (:mod:`.compiled_run`).
 
 The buffers are named by :func:`direction_buffers`, :func:`layer_outputs` and
 :func:`passing_buffers`, which :func:`rnncalc.engine.run.estimate_bytes` reads too: the
@@ -38,13 +39,16 @@ import numpy as np
 from ..model.spec import Outputs
 from .activations import DENSE_ACTIVATIONS, HIDDEN_ACTIVATIONS
 from .assemble import DirectionParams, Network
-from .engines import Engine, kernels
+from .compiled_run import compiled_direction
+from .engines import Engine
 from .numpy_steps import _STEPS, _Chunk, _lstm_layout
-from .threads import batch_chunks, pair_directions, single_threaded_blas, step_blas
-from .types import Advance, Array, States
-
-#: Steps between reports to ``advance``.
-ADVANCE_EVERY = 256
+from .threads import (
+    batch_chunks,
+    pair_directions,
+    single_threaded_blas,
+    step_blas,
+)
+from .types import ADVANCE_EVERY, Advance, Array, States
 
 
 def direction_buffers(batch: int, steps: int, state: int, width: int) -> dict[str, tuple[int, ...]]:
@@ -262,34 +266,32 @@ def _run_direction(
     shapes = direction_buffers(batch, steps, size, width)
     z = ws.get("z" + key, shapes["z"], dtype)
     w_aug = ws.get("w" + key, shapes["w"], dtype)
-    w_aug[:-1] = p.w_h
-    w_aug[-1] = p.b_h
-    w_x, b_x = p.w_x, p.b_x
     lstm = net.cell == "lstm"
-    if lstm and engine == "numpy":
-        w_x, b_x, w_aug[:] = (_lstm_layout(a) for a in (w_x, b_x, w_aug))
     hs[:, :, size] = 1
     hs[steps if reverse else 0, :, :size] = 0 if start is None else start[0]
     whole = passing_buffers(batch, steps, size, width, inputs, lstm, False)
     c = np.zeros(whole["cell state"], dtype)  # each share of the batch steps its rows
     if start is not None and start[1] is not None:
         c[:] = start[1]
+    macs_per_row = width * p.w_h.shape[0]
+    chunks = batch_chunks(batch, macs_per_row, threads)
+    if engine == "compiled":
+        compiled_direction(net, p, x, z, w_aug, hs, c, reverse, hidden_activation,
+                           chunks, threads, advance)  # fmt: skip
+        return c if lstm else None
+    w_aug[:-1] = p.w_h
+    w_aug[-1] = p.b_h
+    w_x, b_x = p.w_x, p.b_x
+    if lstm:
+        w_x, b_x, w_aug[:] = (_lstm_layout(a) for a in (w_x, b_x, w_aug))
     step = _STEPS[net.cell if net.cell != "gru" else ("gru" if net.reset_after else "gru_before")]
     f_h = HIDDEN_ACTIVATIONS[hidden_activation]
-    run_compiled = None
-    if engine == "compiled":
-        run_compiled = kernels().bind_steps(net, p, z, w_aug, hs, c, reverse, hidden_activation)
 
     def recur(rows: slice) -> None:
         n = rows.stop - rows.start
-        chunk_z = z[rows].reshape(n * steps, width)
-        np.matmul(x[rows].reshape(n * steps, inputs), w_x, out=chunk_z)
-        chunk_z += b_x
+        _project(x[rows], w_x, b_x, z[rows])
         report = advance if rows.start == 0 else None  # one share of the batch tells
         with step_blas(n * macs_per_row, n < batch):
-            if run_compiled is not None:
-                _run_compiled(run_compiled, rows, steps, report)
-                return
             own = passing_buffers(n, steps, size, width, inputs, lstm, False)
             chunk = _Chunk(p, w_aug, c[rows], np.empty(own["scratch"], dtype), f_h)
             order = range(steps - 1, -1, -1) if reverse else range(steps)
@@ -301,8 +303,6 @@ def _run_direction(
             if report is not None:
                 report(steps % ADVANCE_EVERY)
 
-    macs_per_row = width * p.w_h.shape[0]
-    chunks = batch_chunks(batch, macs_per_row, threads)
     if len(chunks) == 1:
         recur(chunks[0])
     else:
@@ -312,17 +312,8 @@ def _run_direction(
     return c if lstm else None
 
 
-def _run_compiled(
-    kernel: Callable[[int, int, int, int], None],
-    rows: slice,
-    steps: int,
-    report: Advance | None,
-) -> None:
-    """Run the compiled ``kernel`` over ``rows``, a few hundred steps at a time, telling
-    ``report``.
-    """
-    for first in range(0, steps, ADVANCE_EVERY):
-        stop = min(first + ADVANCE_EVERY, steps)
-        kernel(rows.start, rows.stop, first, stop)
-        if report is not None:
-            report(stop - first)
+def _project(x: Array, w_x: Array, b_x: Array, z: Array) -> None:
+    """z = x W_x + b_x for every row and timestep at once: one GEMM over B*T rows."""
+    rows = x.shape[0] * x.shape[1]
+    np.matmul(x.reshape(rows, x.shape[2]), w_x, out=z.reshape(rows, z.shape[2]))
+    z += b_x

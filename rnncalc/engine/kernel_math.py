@@ -1,5 +1,6 @@
-"""What the compiled kernels compute with: products through NumPy's BLAS, and tanh and
-sigmoid in each precision, all callable from compiled code only.
+"""What the compiled kernels compute with: matrix products (a compiled loop for a step's
+few rows, NumPy's BLAS for more), and tanh and sigmoid in each precision, all callable
+from compiled code only.
 
 Their tanh is written out (:func:`tanh`): libm's is one call per element, which no
 compiler vectorises, and costs more than the matrix product on the wide shapes; this one is
@@ -22,8 +23,8 @@ from .blas import gemm_addresses
 from .types import Array
 
 #: Compiled functions: no Python exceptions in the loops (a division by zero gives inf, as
-#: NumPy does), so they vectorise; FMA contraction only (no reassociation: results stay
-#: reproducible); cached on disk; free of the GIL, for the batch's threads.
+#: NumPy does), so they vectorise; FMA contraction only (no reassociation but in the
+#: products' sums, :data:`_summing`); cached on disk; free of the GIL, for the threads.
 _kernel = njit(cache=True, nogil=True, error_model="numpy", fastmath={"contract"})
 #: The same, inlined where called: the per-element functions.
 _inline = njit(cache=True, nogil=True, error_model="numpy", fastmath={"contract"}, inline="always")
@@ -53,47 +54,166 @@ _dgemm = _cblas_gemm("d", types.float64)
 ROW_MAJOR, NO_TRANS = 101, 111
 
 
-#: Products of at most this many rows are summed by a compiled loop: BLAS's call costs more
-#: than a one-row product of a step (7 us against 3 us for (1 x 65) @ (65 x 256)).
-LOOP_ROWS = 2
+#: Products of at most this many rows are summed by a compiled loop (:func:`_dot_rows`),
+#: larger ones by BLAS.  On (8 x 129) @ (129 x 512) the loop takes 38 us in float32 and 74
+#: us in float64, OpenBLAS 41 and 96 us, and two threads' OpenBLAS calls at once slow each
+#: other down; at 128 rows BLAS's blocking wins.
+DOT_ROWS = 64
+TRANS = 112
 
 
 def gemm(a: Array, b: Array, c: Array) -> None:
-    """c = a @ b in compiled code, through NumPy's BLAS (or, for at most :data:`LOOP_ROWS`
-    rows, a loop): matrices of rows (each row contiguous, rows any distance apart: a view of
-    some rows of a wider array will do).
+    """c = a @ b in compiled code, through NumPy's BLAS: matrices of rows (each row
+    contiguous, rows any distance apart: a view of some rows of a wider array will do).
     """
     raise NotImplementedError("called from compiled code only")
 
 
-@_kernel
-def _rows_product(a: Array, b: Array, c: Array) -> None:
-    """c = a @ b, row by row: each row of b scaled and added, a loop on SIMD lanes."""
-    for i in range(a.shape[0]):
-        ai, ci = a[i], c[i]
-        for j in range(b.shape[1]):
-            ci[j] = 0.0
-        for k in range(a.shape[1]):
-            v, bk = ai[k], b[k]
-            for j in range(b.shape[1]):
-                ci[j] += v * bk[j]
+def gemm_t(a: Array, bt: Array, c: Array) -> None:
+    """c = a[:, :k] @ bt.T in compiled code (``bt`` (n, k); ``a`` may have more columns,
+    which are not read): by :func:`_dot_rows` for at most :data:`DOT_ROWS` rows, else
+    through NumPy's BLAS; matrices of rows as for :func:`gemm`.
+    """
+    raise NotImplementedError("called from compiled code only")
 
 
-@overload(gemm)
-def _gemm(a: Any, b: Any, c: Any) -> Any:  # numba's types at typing, arrays when run
-    product: Any = _sgemm if a.dtype == types.float32 else _dgemm
-    one, zero = (np.float32(1), np.float32(0)) if a.dtype == types.float32 else (1.0, 0.0)
+def _zero(x: Array) -> Any:
+    """0 in the dtype of the array ``x``, in compiled code."""
+    raise NotImplementedError("called from compiled code only")
 
-    def implementation(a: Any, b: Any, c: Any) -> None:
-        if a.shape[0] <= LOOP_ROWS:
-            _rows_product(a, b, c)
-            return
+
+@overload(_zero)
+def _zero_of(x: Any) -> Any:
+    zero = np.float32(0) if x.dtype == types.float32 else 0.0
+
+    def implementation(x: Any) -> Any:
+        return zero
+
+    return implementation
+
+
+#: Compiled with reassociation allowed, so that sums over k run on SIMD lanes (in an order
+#: fixed by the code and the CPU's vector width, as BLAS's are: the same run to run).
+_summing = njit(cache=True, nogil=True, error_model="numpy", fastmath={"contract", "reassoc"})
+
+
+#: Rows of ``a`` whose products with four columns are summed before the next four: their
+#: 32 rows of up to 513 float32 stay in the core's caches while all of ``bt`` streams by
+#: once, where one pass of ``bt`` per two rows had two threads at once wait on memory.
+ROW_BLOCK = 32
+
+
+@_summing
+def _dot_rows(a: Array, bt: Array, c: Array) -> None:
+    """c = a @ bt.T as dot products of rows, two rows of ``a`` by four of ``bt`` at a time:
+    eight sums in registers per pass over k, each term loaded once for four or two uses.
+    Neither packs nor allocates, so it runs the same on any number of threads at once.
+    """
+    rows, depth, cols = a.shape[0], bt.shape[1], bt.shape[0]
+    for top in range(0, rows, ROW_BLOCK):
+        end = min(top + ROW_BLOCK, rows)
+        for j in range(0, cols - 3, 4):
+            b0, b1, b2, b3 = bt[j], bt[j + 1], bt[j + 2], bt[j + 3]
+            for i in range(top, end - 1, 2):
+                a0, a1 = a[i], a[i + 1]
+                s00 = s01 = s02 = s03 = s10 = s11 = s12 = s13 = _zero(c)
+                for k in range(depth):
+                    x0, x1 = a0[k], a1[k]
+                    s00 += x0 * b0[k]
+                    s01 += x0 * b1[k]
+                    s02 += x0 * b2[k]
+                    s03 += x0 * b3[k]
+                    s10 += x1 * b0[k]
+                    s11 += x1 * b1[k]
+                    s12 += x1 * b2[k]
+                    s13 += x1 * b3[k]
+                c[i, j], c[i, j + 1], c[i, j + 2], c[i, j + 3] = s00, s01, s02, s03
+                c[i + 1, j], c[i + 1, j + 1], c[i + 1, j + 2], c[i + 1, j + 3] = s10, s11, s12, s13
+        if (end - top) % 2:
+            _dot_row(a[end - 1], bt, c[end - 1])
+        for j in range(cols - cols % 4, cols):
+            for i in range(top, end - (end - top) % 2):
+                c[i, j] = _dot(a[i], bt[j])
+
+
+@_summing
+def _dot_row(a: Array, bt: Array, c: Array) -> None:
+    """c = a @ bt.T for one row ``a``, eight columns at a time (eight sums to keep both
+    multiply-add units busy), the last few one by one.
+    """
+    cols = bt.shape[0]
+    for j in range(0, cols - 7, 8):
+        s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = _zero(c)
+        b0, b1, b2, b3 = bt[j], bt[j + 1], bt[j + 2], bt[j + 3]
+        b4, b5, b6, b7 = bt[j + 4], bt[j + 5], bt[j + 6], bt[j + 7]
+        for k in range(bt.shape[1]):
+            x = a[k]
+            s0 += x * b0[k]
+            s1 += x * b1[k]
+            s2 += x * b2[k]
+            s3 += x * b3[k]
+            s4 += x * b4[k]
+            s5 += x * b5[k]
+            s6 += x * b6[k]
+            s7 += x * b7[k]
+        c[j], c[j + 1], c[j + 2], c[j + 3] = s0, s1, s2, s3
+        c[j + 4], c[j + 5], c[j + 6], c[j + 7] = s4, s5, s6, s7
+    for j in range(cols - cols % 8, cols):
+        c[j] = _dot(a, bt[j])
+
+
+@_summing
+def _dot(x: Array, y: Array) -> Any:
+    """The dot product of ``y`` with the first len(y) terms of ``x``."""
+    total = _zero(x)
+    for k in range(y.shape[0]):
+        total += x[k] * y[k]
+    return total
+
+
+def _product(t: types.Type) -> tuple[Any, Any, Any]:
+    """The CBLAS product of this dtype, and 1 and 0 in it."""
+    if t == types.float32:
+        return _sgemm, np.float32(1), np.float32(0)
+    return _dgemm, 1.0, 0.0
+
+
+def _blas(a: Array, b: Array, c: Array, trans: bool) -> None:
+    """c = a @ b (``trans``: a @ b.T) through NumPy's CBLAS, in compiled code."""
+    raise NotImplementedError("called from compiled code only")
+
+
+@overload(_blas)
+def _blas_of(a: Any, b: Any, c: Any, trans: Any) -> Any:  # numba's types at typing
+    product, one, zero = _product(a.dtype)
+
+    def implementation(a: Any, b: Any, c: Any, trans: Any) -> None:
         size = a.itemsize
+        cols, depth = (b.shape[0], b.shape[1]) if trans else (b.shape[1], a.shape[1])
         product(
-            ROW_MAJOR, NO_TRANS, NO_TRANS, a.shape[0], b.shape[1], a.shape[1],
+            ROW_MAJOR, NO_TRANS, TRANS if trans else NO_TRANS, a.shape[0], cols, depth,
             one, a.ctypes, a.strides[0] // size, b.ctypes, b.strides[0] // size,
             zero, c.ctypes, c.strides[0] // size,
         )  # fmt: skip
+
+    return implementation
+
+
+@overload(gemm)
+def _gemm(a: Any, b: Any, c: Any) -> Any:
+    def implementation(a: Any, b: Any, c: Any) -> None:
+        _blas(a, b, c, False)
+
+    return implementation
+
+
+@overload(gemm_t)
+def _gemm_t(a: Any, bt: Any, c: Any) -> Any:
+    def implementation(a: Any, bt: Any, c: Any) -> None:
+        if a.shape[0] <= DOT_ROWS:
+            _dot_rows(a, bt, c)
+        else:
+            _blas(a, bt, c, True)
 
     return implementation
 

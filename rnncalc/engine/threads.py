@@ -1,4 +1,6 @@
-"""Splitting a large batch across threads, each with single-threaded BLAS."""
+"""Splitting a pass across threads: the NumPy pass's batch (each share with single-threaded
+BLAS), the compiled pass's units (each thread its columns of every step).
+"""
 
 from __future__ import annotations
 
@@ -29,6 +31,38 @@ def batch_chunks(batch: int, macs_per_row: int, threads: int | None) -> list[sli
     return [slice(lo, hi) for lo, hi in itertools.pairwise(bounds)]
 
 
+#: Split a compiled step's units only when its product has at least this many
+#: multiply-adds (2^15: an LSTM of H=64 with B=1 steps in about 2 us, which two threads
+#: would save less of than their waiting for each other and starting cost).
+_COLUMN_SPLIT_MIN_MACS = 1 << 15
+#: Units each thread takes at least, and a multiple of which each share starts at: SIMD
+#: lanes' worth (8 float32, two AVX registers of float64).
+_UNIT_ALIGN = 8
+
+
+def unit_parts(units: int, step_macs: int, threads: int | None) -> list[tuple[int, int]]:
+    """The compiled pass's split of a step's ``units`` across threads, as (first, stop)
+    ranges, one per thread: when ``threads`` is unset, across every usable CPU, when the
+    step's product (``step_macs``) is large enough, each share has :data:`_UNIT_ALIGN`
+    units and BLAS's threads can be limited; else as many as asked (at most one per unit).
+    """
+    if threads is None:
+        threads = 1
+        if step_macs >= _COLUMN_SPLIT_MIN_MACS and _blas_controller() is not None:
+            threads = min(_usable_cpus(), units // _UNIT_ALIGN)
+    return even_parts(units, max(1, min(threads, units)))
+
+
+def even_parts(count: int, parts: int) -> list[tuple[int, int]]:
+    """``count`` items in ``parts`` contiguous ranges as even as can be, each starting at a
+    multiple of :data:`_UNIT_ALIGN` when every range can have that many (some ranges are
+    empty when ``count`` < ``parts``).
+    """
+    align = _UNIT_ALIGN if count >= parts * _UNIT_ALIGN else 1
+    bounds = [count * k // parts // align * align for k in range(parts)] + [count]
+    return list(itertools.pairwise(bounds))
+
+
 def pair_directions(batch: int, macs_per_row: int, threads: int | None) -> bool:
     """Whether a bidirectional layer runs its two directions at once, one thread each: when
     two threads may run (``threads`` unset or at least 2; two CPUs; BLAS's threads can be
@@ -39,6 +73,31 @@ def pair_directions(batch: int, macs_per_row: int, threads: int | None) -> bool:
     if (_usable_cpus() if threads is None else threads) < 2 or _blas_controller() is None:
         return False
     return len(batch_chunks(batch, macs_per_row, threads)) == 1
+
+
+@contextlib.contextmanager
+def pinned(cpu: int | None) -> Iterator[None]:
+    """The calling thread on CPU ``cpu`` alone inside the block (where the system lets a
+    thread choose: Linux; elsewhere, and for None, as it was).  Threads that wait for each
+    other by spinning need a core each, and a woken thread is often put on the core of the
+    thread that woke it, where they took turns: 4 us a step on two cores, 12 on one.
+    """
+    if cpu is None or not hasattr(os, "sched_setaffinity"):
+        yield
+        return
+    before = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {cpu})
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, before)
+
+
+def usable_cpu_list() -> list[int]:
+    """The CPUs this process may run on, in order (their count where they cannot be known)."""
+    if hasattr(os, "sched_getaffinity"):
+        return sorted(os.sched_getaffinity(0))
+    return list(range(os.cpu_count() or 1))
 
 
 def _usable_cpus() -> int:

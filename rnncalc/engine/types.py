@@ -17,3 +17,6 @@ Form = Literal["separate", "concat"]
 #: Each stacked layer's final state per direction: h (B, S), and c (B, H) for an LSTM (else
 #: None); an encoder's start its decoder's layers.
 States = list[list[tuple[Array, Array | None]]]
+
+#: Steps between reports to an :data:`Advance` callback.
+ADVANCE_EVERY = 256
