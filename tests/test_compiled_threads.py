@@ -103,6 +103,27 @@ def test_units_split_across_threads_give_the_numpy_pass_s_states(
     np.testing.assert_allclose(y3, y, rtol=0, atol=TOLERANCE[dtype])  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize(
+    ("cell", "reset_after", "proj"),
+    [("rnn", True, 0), ("lstm", True, 6), ("gru", True, 0), ("gru", False, 0)],
+)
+def test_more_rows_than_the_compiled_loop_takes_multiply_through_blas(
+    cell: str, reset_after: bool, proj: int
+) -> None:
+    """70 rows on one thread: past DOT_ROWS, the weights are stored for BLAS, untransposed."""
+    assert kernel_math.DOT_ROWS < 70
+    options: dict[str, Any] = {"cell": cell, "proj_size": proj, "convention": "pytorch"}
+    if not reset_after:
+        options.update(convention="keras", reset_after=False)
+    spec = ModelSpec(5, 3, 12, 2, **options)
+    weights = init_weights(shapes.rnn_weights(spec), np.random.default_rng(0), "float64", 12)
+    net = assemble(spec, weights, np.float64)
+    x = np.random.default_rng(1).standard_normal((70, 5, 3))
+    h = network_forward(net, x, threads=1)[0].copy()
+    compiled = network_forward(net, x, threads=1, engine="compiled")[0]
+    np.testing.assert_allclose(compiled, h, rtol=0, atol=1e-12)
+
+
 def test_the_barrier_waits_for_every_thread_and_the_abort_flag_frees_it() -> None:
     flags = kernel_sync.counters(2)
     passed: list[bool] = []

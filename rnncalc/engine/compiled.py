@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .kernel_math import _kernel, gemm, gemm_t, sigmoid, tanh
+from .kernel_math import _kernel, gemm, gemm_w, sigmoid, tanh
 from .kernel_sync import barrier
 from .types import Array
 
@@ -137,7 +137,7 @@ def gru_before_rows(
 
 
 # Whole runs of steps of rows lo to hi by one of ``parties`` threads (``me``), which computes
-# units u0 to u1:
+# units u0 to u1 (weights ``transposed`` or not, as :func:`_block` says):
 # each step one product (through NumPy's BLAS) of the whole previous state with those
 # units' columns of [W_h; b_h], their rows, and a barrier.  Weights come flat, each
 # thread's columns a contiguous block (:func:`fill_blocks`, :func:`_block`).  Each returns
@@ -145,11 +145,13 @@ def gru_before_rows(
 
 
 @_kernel
-def _block(flat: Array, rows: int, lo: int, hi: int) -> Array:
-    """Columns ``lo:hi`` of a matrix of ``rows`` rows stored as :func:`fill_blocks` does,
-    transposed: a C-contiguous (hi - lo, rows) matrix, each column a contiguous row.
+def _block(flat: Array, rows: int, lo: int, hi: int, transposed: bool) -> Array:
+    """Columns ``lo:hi`` of a matrix of ``rows`` rows stored as
+    :func:`rnncalc.engine.kernel_binding.fill_blocks` does: a C-contiguous (rows, hi - lo)
+    matrix, or (hi - lo, rows) when ``transposed``.
     """
-    return flat[rows * lo : rows * hi].reshape((hi - lo, rows))
+    block = flat[rows * lo : rows * hi]
+    return block.reshape((hi - lo, rows)) if transposed else block.reshape((rows, hi - lo))
 
 
 @_kernel
@@ -167,15 +169,16 @@ def _order(steps: int, s: int, reverse: bool) -> tuple[int, int, int]:
 def rnn_steps(
     z: Array, w: Array, hs: Array, lo: int, hi: int, u0: int, u1: int, reverse: bool,
     first: int, stop: int, flags: Array, me: int, parties: int, code: int,
+    transposed: bool,
 ) -> bool:  # fmt: skip
     """Steps ``first`` to ``stop`` (in reading order) of a vanilla RNN:
     h_t = f(z_t + [h_{t-1}, 1] [W_h; b_h]).  ``z`` holds x_t W_x + b_x.
     """
-    mine = _block(w, hs.shape[2] - 1, u0, u1)
+    mine = _block(w, hs.shape[2] - 1, u0, u1, transposed)
     a = np.empty((hi - lo, u1 - u0), hs.dtype)
     for s in range(first, stop):
         t, prev, cur = _order(z.shape[1], s, reverse)
-        gemm_t(hs[prev, lo:hi], mine, a)
+        gemm_w(hs[prev, lo:hi], mine, a, transposed)
         rnn_rows(a, z, t, lo, u0, hs, cur, code)
         if parties > 1 and not barrier(flags, me, parties):
             return False
@@ -187,7 +190,7 @@ def lstm_steps(
     z: Array, w: Array, hs: Array, c: Array, w_hr: Array, cell_out: Array, lo: int, hi: int,
     u0: int, u1: int, p0: int, p1: int, reverse: bool, first: int, stop: int, flags: Array,
     me: int,
-    parties: int,
+    parties: int, transposed: bool,
 ) -> bool:  # fmt: skip
     """Steps ``first`` to ``stop`` of an LSTM; with a projection (``w_hr``, W_hr (H, P) in
     blocks, not empty), o*tanh(c) goes to ``cell_out`` (B, H) and, once every thread has
@@ -195,20 +198,20 @@ def lstm_steps(
     state, is updated in place.
     """
     projecting = w_hr.size > 0
-    mine = _block(w, hs.shape[2] - 1, 4 * u0, 4 * u1)
-    mine_r = _block(w_hr, c.shape[1], p0, p1)
+    mine = _block(w, hs.shape[2] - 1, 4 * u0, 4 * u1, transposed)
+    mine_r = _block(w_hr, c.shape[1], p0, p1, transposed)
     projected = np.empty((hi - lo, p1 - p0), hs.dtype)
     a = np.empty((hi - lo, 4 * (u1 - u0)), hs.dtype)
     for s in range(first, stop):
         t, prev, cur = _order(z.shape[1], s, reverse)
-        gemm_t(hs[prev, lo:hi], mine, a)
+        gemm_w(hs[prev, lo:hi], mine, a, transposed)
         if not projecting:
             lstm_rows(a, z, t, lo, u0, c, hs[cur])
         else:
             lstm_rows(a, z, t, lo, u0, c, cell_out)
             if parties > 1 and not barrier(flags, me, parties):
                 return False
-            gemm_t(cell_out[lo:hi], mine_r, projected)
+            gemm_w(cell_out[lo:hi], mine_r, projected, transposed)
             hs[cur, lo:hi, p0:p1] = projected
         if parties > 1 and not barrier(flags, me, parties):
             return False
@@ -219,15 +222,16 @@ def lstm_steps(
 def gru_steps(
     z: Array, w: Array, b_n: Array, hs: Array, lo: int, hi: int, u0: int, u1: int,
     reverse: bool, first: int, stop: int, flags: Array, me: int, parties: int,
+    transposed: bool,
 ) -> bool:  # fmt: skip
     """Steps ``first`` to ``stop`` of a GRU that resets after the product (PyTorch; Keras
     reset_after=True); ``b_n`` is b_hn, which the reset gate scales.
     """
-    mine = _block(w, hs.shape[2] - 1, 3 * u0, 3 * u1)
+    mine = _block(w, hs.shape[2] - 1, 3 * u0, 3 * u1, transposed)
     a = np.empty((hi - lo, 3 * (u1 - u0)), hs.dtype)
     for s in range(first, stop):
         t, prev, cur = _order(z.shape[1], s, reverse)
-        gemm_t(hs[prev, lo:hi], mine, a)
+        gemm_w(hs[prev, lo:hi], mine, a, transposed)
         gru_rows(a, z, t, lo, u0, b_n, hs, prev, cur)
         if parties > 1 and not barrier(flags, me, parties):
             return False
@@ -238,6 +242,7 @@ def gru_steps(
 def gru_before_steps(
     z: Array, w_rz: Array, w_n: Array, hs: Array, reset: Array, lo: int, hi: int, u0: int,
     u1: int, reverse: bool, first: int, stop: int, flags: Array, me: int, parties: int,
+    transposed: bool,
 ) -> bool:  # fmt: skip
     """Steps ``first`` to ``stop`` of a GRU that resets before the product (the textbook
     GRU: seed; Keras reset_after=False): ``w_rz`` holds the r and u columns of [W_h; b_h],
@@ -245,18 +250,18 @@ def gru_before_steps(
     thread has written its units, this one multiplies its columns of (r*h) W_hn.
     """
     mine, mine_n = (
-        _block(w_rz, hs.shape[2] - 1, 2 * u0, 2 * u1),
-        _block(w_n, hs.shape[2] - 1, u0, u1),
+        _block(w_rz, hs.shape[2] - 1, 2 * u0, 2 * u1, transposed),
+        _block(w_n, hs.shape[2] - 1, u0, u1, transposed),
     )
     a = np.empty((hi - lo, 2 * (u1 - u0)), hs.dtype)
     n = np.empty((hi - lo, u1 - u0), hs.dtype)
     for s in range(first, stop):
         t, prev, cur = _order(z.shape[1], s, reverse)
-        gemm_t(hs[prev, lo:hi], mine, a)
+        gemm_w(hs[prev, lo:hi], mine, a, transposed)
         gru_reset_rows(a, z, t, lo, u0, hs, prev, reset)
         if parties > 1 and not barrier(flags, me, parties):
             return False
-        gemm_t(reset[lo:hi], mine_n, n)
+        gemm_w(reset[lo:hi], mine_n, n, transposed)
         gru_before_rows(a, n, z, t, lo, u0, hs, prev, cur)
         if parties > 1 and not barrier(flags, me, parties):
             return False

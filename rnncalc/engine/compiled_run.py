@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING
 
@@ -60,65 +61,66 @@ def compiled_direction(
     units, macs = width // len(GATES[net.cell]), batch * width * p.w_h.shape[0]
     parts = unit_parts(units, macs, threads) if len(chunks) == 1 else [(0, units)]
     projection = even_parts(size if p.w_hr is not None else 0, len(parts))
+    most = max(chunk.stop - chunk.start for chunk in chunks)  # rows one call multiplies
     bound = kernels().bind_steps(
-        net, p, x, z, w_aug, hs, c, reverse, hidden_activation, parts, projection
+        net, p, x, z, w_aug, hs, c, reverse, hidden_activation, parts, projection, most
     )
-    if len(chunks) == 1:
-        _run_compiled(bound, batch, steps, macs, advance)
+    if len(chunks) == 1:  # every thread its units of the whole batch
+        rows = batch * steps
+
+        def share(me: int) -> bool:
+            lo, hi = rows * me // bound.parties, rows * (me + 1) // bound.parties
+            return bound.project(me, lo, hi) and _steps(bound, me, 0, batch, steps, advance)
+
+        if bound.parties == 1:
+            with step_blas(macs, False):
+                share(0)
+        else:
+            _on_threads(bound.parties, share, bound.abort)
         return
-    with single_threaded_blas(), ThreadPoolExecutor(len(chunks)) as pool:
-        for done in [pool.submit(_run_rows, bound, rows, steps, advance) for rows in chunks]:
-            done.result()
+
+    def rows_share(me: int) -> bool:  # thread ``me`` all units of its rows, alone
+        lo, hi = chunks[me].start, chunks[me].stop
+        bound.project(0, lo * steps, hi * steps)
+        return _steps(bound, 0, lo, hi, steps, advance if me == 0 else None)
+
+    _on_threads(len(chunks), rows_share, bound.abort)
 
 
-def _run_rows(bound: Steps, rows: slice, steps: int, advance: Advance | None) -> None:
-    """Rows ``rows`` of the batch through a one-thread compiled kernel, from their input
-    projections on; the share from row 0 tells ``advance``.
+def _steps(bound: Steps, me: int, lo: int, hi: int, steps: int, advance: Advance | None) -> bool:
+    """Thread ``me``'s share of every step of rows ``lo:hi``, a few hundred steps at a
+    time, telling ``advance``; False when stopped by the abort flag.
     """
-    bound.project(0, rows.start * steps, rows.stop * steps)
     for first in range(0, steps, ADVANCE_EVERY):
         stop = min(first + ADVANCE_EVERY, steps)
-        bound.run(0, rows.start, rows.stop, first, stop)
-        if advance is not None and rows.start == 0:
+        if not bound.run(me, lo, hi, first, stop):
+            return False
+        if advance is not None and me == 0:
             advance(stop - first)
+    return True
 
 
-def _run_compiled(
-    bound: Steps, batch: int, steps: int, step_macs: int, advance: Advance | None
-) -> None:
-    """Run a direction's compiled kernel on the whole batch, a few hundred steps at a time,
-    each of its threads on its units; the first tells ``advance``.  If that thread is
-    interrupted, the others are stopped at their next barrier before this returns.
+def _on_threads(count: int, work: Callable[[int], bool], abort: Callable[[], None]) -> None:
+    """``work(me)`` for me = 0 to count - 1 at once: 0 on this thread, the others on kept
+    helpers, each held on its own CPU when there are enough, with BLAS on one thread each.
+    If this thread's share raises, ``abort()`` stops the others (at their next barrier)
+    before the error goes on.
     """
+    cpus = usable_cpu_list()
+    start = threading.Barrier(count) if count <= len(cpus) else None
 
-    def share(me: int, start: threading.Barrier | None) -> None:
+    def pinned_work(me: int) -> bool:
         with pinned(cpus[me] if start is not None else None):
             if start is not None:
                 start.wait()  # every thread on its own core before any spins
-            rows, parties = batch * steps, bound.parties
-            if not bound.project(me, rows * me // parties, rows * (me + 1) // parties):
-                return
-            for first in range(0, steps, ADVANCE_EVERY):
-                stop = min(first + ADVANCE_EVERY, steps)
-                if not bound.run(me, 0, batch, first, stop):
-                    return
-                if advance is not None and me == 0:
-                    advance(stop - first)
+            return work(me)
 
-    cpus = usable_cpu_list()
-    if bound.parties == 1:
-        with step_blas(step_macs, False):
-            share(0, None)
-        return
-    start = threading.Barrier(bound.parties) if bound.parties <= len(cpus) else None
     with single_threaded_blas():
-        others = [
-            _helpers(bound.parties - 1).submit(share, me, start) for me in range(1, bound.parties)
-        ]
+        others = [_helpers(count - 1).submit(pinned_work, me) for me in range(1, count)]
         try:
-            share(0, start)
+            pinned_work(0)
         except BaseException:
-            bound.abort()
+            abort()
             if start is not None:
                 start.abort()
             wait(others)

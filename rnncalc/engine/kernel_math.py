@@ -179,7 +179,9 @@ def _product(t: types.Type) -> tuple[Any, Any, Any]:
 
 
 def _blas(a: Array, b: Array, c: Array, trans: bool) -> None:
-    """c = a @ b (``trans``: a @ b.T) through NumPy's CBLAS, in compiled code."""
+    """c = a[:, :k] @ b (``trans``: a[:, :k] @ b.T), k the depth of ``b``, through NumPy's
+    CBLAS, in compiled code.
+    """
     raise NotImplementedError("called from compiled code only")
 
 
@@ -189,7 +191,7 @@ def _blas_of(a: Any, b: Any, c: Any, trans: Any) -> Any:  # numba's types at typ
 
     def implementation(a: Any, b: Any, c: Any, trans: Any) -> None:
         size = a.itemsize
-        cols, depth = (b.shape[0], b.shape[1]) if trans else (b.shape[1], a.shape[1])
+        cols, depth = (b.shape[0], b.shape[1]) if trans else (b.shape[1], b.shape[0])
         product(
             ROW_MAJOR, NO_TRANS, TRANS if trans else NO_TRANS, a.shape[0], cols, depth,
             one, a.ctypes, a.strides[0] // size, b.ctypes, b.strides[0] // size,
@@ -214,6 +216,25 @@ def _gemm_t(a: Any, bt: Any, c: Any) -> Any:
             _dot_rows(a, bt, c)
         else:
             _blas(a, bt, c, True)
+
+    return implementation
+
+
+def gemm_w(a: Array, w: Array, c: Array, transposed: bool) -> None:
+    """c = a[:, :k] @ W in compiled code, ``w`` holding W (k, n) or, ``transposed``, W.T
+    (n, k): :func:`gemm_t` for the latter, BLAS's own order for the former, which it
+    multiplies 3% to 5% faster than a transposed W (rows past :data:`DOT_ROWS`).
+    """
+    raise NotImplementedError("called from compiled code only")
+
+
+@overload(gemm_w)
+def _gemm_w(a: Any, w: Any, c: Any, transposed: Any) -> Any:
+    def implementation(a: Any, w: Any, c: Any, transposed: Any) -> None:
+        if transposed:
+            gemm_t(a, w, c)
+        else:
+            _blas(a, w, c, False)
 
     return implementation
 
