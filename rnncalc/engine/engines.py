@@ -17,7 +17,7 @@ ENGINES = ("auto", "compiled", "numpy")
 
 #: auto compiles when the NumPy pass would take at least this long: importing numba and
 #: loading the cached kernels cost about a second (compiling them, the first time a cell and
-#: dtype run, about 5 s more), and the compiled pass saves 1.1x to 10x the NumPy pass's
+#: dtype run, about 14 s more), and the compiled pass saves 1.1x to 10x the NumPy pass's
 #: time, not all of it.
 AUTO_MIN_SECONDS = 3.0
 #: What the estimate charges the NumPy pass per recurrent step (interpreter and calls, an

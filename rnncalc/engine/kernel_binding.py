@@ -153,8 +153,8 @@ def bind_steps(
     else:
         rz = slice(0, 2 * units)
         w_rz = fill_blocks(flat, p.w_h[:, rz], 2, parts, transposed)
-        w_n = np.empty(units * units, dtype)
-        fill_blocks(w_n, p.w_h[:, 2 * units :], 1, parts, transposed)
+        rest = flat[w_rz.size :]  # (S+1)*3H holds S*2H, then W_hn's H*H
+        w_n = fill_blocks(rest, p.w_h[:, 2 * units :], 1, parts, transposed)
         reset = np.empty((batch, units), dtype)
 
         def run(me: int, lo: int, hi: int, first: int, stop: int) -> bool:
