@@ -5,6 +5,7 @@ barrier its threads wait at, and what happens when one of them is interrupted.
 from __future__ import annotations
 
 import os
+import signal
 import threading
 from typing import Any
 
@@ -13,7 +14,7 @@ import pytest
 from numba import njit
 
 from rnncalc import ModelSpec
-from rnncalc.engine import assemble, kernel_math, kernel_sync, network_forward
+from rnncalc.engine import assemble, engines, kernel_math, kernel_sync, network_forward
 from rnncalc.engine import threads as engine_threads
 from rnncalc.engine.run import init_weights
 from rnncalc.engine.types import ADVANCE_EVERY
@@ -175,3 +176,31 @@ def test_pinned_holds_a_thread_on_one_cpu_and_lets_it_go() -> None:
     assert os.sched_getaffinity(0) == before
     with engine_threads.pinned(None):
         assert os.sched_getaffinity(0) == before
+
+
+def test_signals_wait_until_the_kernels_are_compiled() -> None:
+    """Ctrl-C while numba compiles would surface as numba's RuntimeError: it is held back
+    and raised once the block is over; SIGTERM reaches its own handler (the command line's
+    exit 143) the same way, once, and the handlers are as they were.
+    """
+    heard: list[int] = []
+    before = signal.signal(signal.SIGTERM, lambda signum, frame: heard.append(signum))
+    try:
+        finished = []
+
+        def signalled() -> None:
+            with engines.signals_deferred():
+                os.kill(os.getpid(), signal.SIGINT)
+                os.kill(os.getpid(), signal.SIGTERM)
+                finished.append(True)  # no interruption inside
+
+        with pytest.raises(KeyboardInterrupt):
+            signalled()
+        assert finished == [True]
+        assert heard == []  # only the first signal is acted on
+        with engines.signals_deferred():
+            os.kill(os.getpid(), signal.SIGTERM)
+        assert heard == [signal.SIGTERM]
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    finally:
+        signal.signal(signal.SIGTERM, before)

@@ -8,7 +8,11 @@ the run is long enough to repay loading it (:data:`AUTO_MIN_SECONDS`), else NumP
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import signal
+import threading
+from collections.abc import Iterator
 from types import ModuleType
 from typing import Literal
 
@@ -57,3 +61,30 @@ def kernels() -> ModuleType:
     from . import kernel_binding
 
     return kernel_binding
+
+
+@contextlib.contextmanager
+def signals_deferred() -> Iterator[None]:
+    """SIGINT and SIGTERM held back inside the block (compiling the kernels: up to 14 s the
+    first time), then acted on as they would have been, the first of them: numba turns an
+    interruption while it compiles into an unrelated error with a traceback.  Only in the
+    main thread, the one Python runs signal handlers in; elsewhere the block runs as is.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    previous = {int(sig): signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    for sig in previous:
+        signal.signal(sig, lambda signum, frame: caught.append(signum))
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if caught:
+        handler = previous[caught[0]]
+        if callable(handler):
+            handler(caught[0], None)
+        elif handler in (signal.SIG_DFL, None):
+            signal.raise_signal(caught[0])

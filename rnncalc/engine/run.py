@@ -354,12 +354,13 @@ def _run(
 
 def _load_kernels(params: Canonical, dtype: np.dtype[Any]) -> None:
     """Compile or load each recurrent layer's kernel before the timed runs."""
-    from .engines import kernels
+    from .engines import kernels, signals_deferred
 
     compiled = kernels()
-    for part in (part for stage in params.stages for part in stage):
-        if isinstance(part, Stack):
-            compiled.load(part.net.cell, part.net.reset_after, dtype)
+    with signals_deferred():  # an interrupted compile is an error, not an interruption
+        for part in (part for stage in params.stages for part in stage):
+            if isinstance(part, Stack):
+                compiled.load(part.net.cell, part.net.reset_after, dtype)
 
 
 def recurrent_steps(network: Network) -> int:
