@@ -10,6 +10,7 @@ import struct
 import threading
 import time
 import tracemalloc
+import warnings
 import zipfile
 import zlib
 from collections.abc import Callable
@@ -254,6 +255,17 @@ def test_flipped_bytes_give_an_equal_array_or_a_clear_refusal(
     path = tmp_path / "f"
     path.write_bytes(bytes(damaged))
     equal_or_refused(reader, path)
+
+
+def test_a_stray_escape_in_the_header_is_refused_without_a_warning(tmp_path: Path) -> None:
+    """Python warns of an invalid escape while it parses such a literal; the user sees the
+    refusal alone (a hypothesis example found it).
+    """
+    path = tmp_path / "x.npy"
+    path.write_bytes(npy("{'descr': '<f\\c', 'fortran_order': False, 'shape': (1,), }", bytes(8)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert refused(read_npy, path).endswith("its .npy header names no NumPy dtype ('<f\\\\c')")
 
 
 def test_trailing_bytes_are_refused(tmp_path: Path) -> None:

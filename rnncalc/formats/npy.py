@@ -229,7 +229,9 @@ def _read_header(stream: io.BufferedIOBase, where: str) -> _Header:
 def _parse_header(text: str, where: str) -> tuple[np.dtype[Any], bool, tuple[int, ...]]:
     """The dtype, fortran_order and shape of an .npy header's dictionary literal."""
     try:
-        header = ast.literal_eval(text)
+        with warnings.catch_warnings():  # a stray escape ("\\c") warns while it parses
+            warnings.simplefilter("ignore")
+            header = ast.literal_eval(text)
     except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
         raise ArrayFileError(f"{where}: its .npy header is not a dictionary of literals") from None
     if not isinstance(header, dict):
