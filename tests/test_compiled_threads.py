@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import signal
 import threading
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -204,3 +205,17 @@ def test_signals_wait_until_the_kernels_are_compiled() -> None:
         assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
     finally:
         signal.signal(signal.SIGTERM, before)
+
+
+def test_a_cgroup_quota_caps_the_cpus_used(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    limits = tmp_path / "cpu.max"
+    for text, expected in [("150000 100000\n", 1), ("400000 100000", 4), ("max 100000", None),
+                           ("50000 100000", 1), ("junk", None), ("1 0", None)]:  # fmt: skip
+        limits.write_text(text)
+        engine_threads.cpu_quota.cache_clear()
+        assert engine_threads.cpu_quota(str(limits)) == expected
+    assert engine_threads.cpu_quota(str(tmp_path / "absent")) is None
+    monkeypatch.setattr(engine_threads, "cpu_quota", lambda: 1)
+    monkeypatch.setattr(engine_threads, "usable_cpu_list", lambda: [0, 1, 2, 3])
+    assert engine_threads._usable_cpus() == 1
+    assert engine_threads.unit_parts(128, 2**20, None) == [(0, 128)]

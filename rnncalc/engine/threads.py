@@ -101,9 +101,28 @@ def usable_cpu_list() -> list[int]:
 
 
 def _usable_cpus() -> int:
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
+    """The CPUs this process may use: those it may run on, at most its cgroup's CPU quota
+    (a container limited to one CPU still sees all of the host's, and threads that spin
+    while they wait for each other would share that one).
+    """
+    count = len(usable_cpu_list())
+    quota = cpu_quota()
+    return count if quota is None else max(1, min(count, quota))
+
+
+@functools.cache
+def cpu_quota(path: str = "/sys/fs/cgroup/cpu.max") -> int | None:
+    """Whole CPUs a cgroup v2 quota allows (``cpu.max``: "quota period", or "max" for
+    none), at least 1; None where there is no quota or no such file.
+    """
+    try:
+        with open(path, encoding="ascii") as limits:
+            quota, period = limits.read().split()[:2]
+    except (OSError, ValueError, UnicodeDecodeError):
+        return None
+    if quota == "max" or not (quota.isdigit() and period.isdigit()) or int(period) == 0:
+        return None
+    return max(1, int(quota) // int(period))
 
 
 @functools.cache
