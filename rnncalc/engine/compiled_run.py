@@ -31,9 +31,9 @@ if TYPE_CHECKING:
 
 @functools.cache
 def _helpers(count: int) -> ThreadPoolExecutor:
-    """``count`` threads kept for the compiled pass's parts, the same ones pass after pass:
-    a new thread starts on its parent's core and spins there until the scheduler moves it,
-    which costs a short pass up to half its time.
+    """``count`` threads kept for the compiled pass's shares, the same ones pass after pass
+    and direction after direction (starting threads each time cost about 0.1 ms a thread
+    and a share of a short pass).  Passes run from several threads at once queue for them.
     """
     return ThreadPoolExecutor(count, thread_name_prefix="rnncalc-part")
 
