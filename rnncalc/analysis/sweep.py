@@ -4,10 +4,10 @@ A sweep can have millions of rows, too many to build every weight list.  Yet the
 list already writes each tensor's shape in letters (``("4·H1", "E")``), so for one model
 structure (cells, convention, stacked or not, directions, biases, layers present) its
 total is one polynomial in the sizes: Σ over tensors of the product of their symbols.
-This module turns the shape list's terms (:func:`rnncalc.model.shapes.rnn_terms`,
-:func:`~rnncalc.model.shapes.dense_terms`) into that polynomial, multiplied out with like
-terms collected, compiles it once, and evaluates it per row; tests check it against
-:func:`rnncalc.analysis.counts.count_params` and :func:`rnncalc.analysis.cost.estimate_cost`.
+:mod:`rnncalc.analysis.sweep_polynomial` turns the shape list's terms into that
+polynomial and compiles it once; this module names each row's sizes and evaluates it per
+row; tests check it against :func:`rnncalc.analysis.counts.count_params` and
+:func:`rnncalc.analysis.cost.estimate_cost`.
 
 Every size of a network is a :class:`Slot`, named by the letter its shapes use
 (:class:`rnncalc.model.naming.Letters`: T, I or V and E, H or H1, H2, ..., U, O, a

@@ -63,7 +63,7 @@ class Recurrent(Record, CellSizes):
     ``bidirectional`` runs a backward copy of each (D = 2); ``bias=False`` drops its biases;
     ``proj_size`` (P) is PyTorch's LSTM projection, ``reset_after=False`` Keras's GRU
     variant with one bias vector; ``activation`` is the vanilla RNN's f_h.  The rules that
-    depend on the convention are checked by :class:`Network`.
+    depend on the convention are checked by :class:`~rnncalc.model.network.Network`.
     """
 
     FIELDS = (
