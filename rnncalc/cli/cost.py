@@ -9,16 +9,15 @@ import click
 from .model import build_network, network_options
 from .options import (
     batch_option,
-    color_option,
     command,
     dtype_option,
-    echo_table,
     format_option,
     quiet_alone,
     quiet_option,
     refuse_if_given,
 )
 from .streams import emit
+from .terminal import color_option, echo_table
 
 
 @command

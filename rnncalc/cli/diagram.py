@@ -7,8 +7,12 @@ from typing import Any
 import click
 
 from .model import build_network, network_options
-from .options import command, output_width, refuse_if_given
+from .options import (
+    command,
+    refuse_if_given,
+)
 from .streams import emit
+from .terminal import output_width
 
 
 @command

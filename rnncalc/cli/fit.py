@@ -10,10 +10,8 @@ from ..analysis.fit import SHARED
 from .model import build_network, network_options
 from .options import (
     choice_option,
-    color_option,
     command,
     dtype_option,
-    echo_table,
     format_option,
     given,
     quiet_alone,
@@ -21,6 +19,7 @@ from .options import (
     refuse_if_given,
 )
 from .streams import emit
+from .terminal import color_option, echo_table
 
 
 @command

@@ -16,10 +16,8 @@ from .options import (
     batch_option,
     bytes_callback,
     choice_option,
-    color_option,
     command,
     dtype_option,
-    echo_table,
     file_errors,
     file_option,
     format_option,
@@ -32,6 +30,7 @@ from .options import (
     refuse_if_given,
 )
 from .streams import emit, message
+from .terminal import color_option, echo_table
 
 if TYPE_CHECKING:
     from ..analysis.checkpoint_weights import CheckpointWeights

@@ -6,15 +6,14 @@ import click
 
 from ..model.network import STEPS
 from .options import (
-    color_option,
     command,
-    echo_table,
     format_option,
     int_option,
     quiet_alone,
     quiet_option,
 )
 from .streams import emit
+from .terminal import color_option, echo_table
 
 
 @command

@@ -9,14 +9,13 @@ import click
 from ..analysis.counts import count_params
 from .model import build_network, network_options
 from .options import (
-    color_option,
     command,
-    echo_table,
     format_option,
     quiet_alone,
     quiet_option,
 )
 from .streams import emit
+from .terminal import color_option, echo_table
 
 
 @command

@@ -10,14 +10,13 @@ import click
 
 from .model import build_network, network_options
 from .options import (
-    color_option,
     command,
-    echo_table,
     format_option,
     given,
     option_label,
     refuse_if_given,
 )
+from .terminal import color_option, echo_table
 
 if TYPE_CHECKING:
     from ..analysis.ranges import Sizes
